@@ -1,0 +1,43 @@
+"""servekit: turn a Python function or class into a production HTTP model endpoint.
+
+Importing servekit imports no web framework: the HTTP transport lives in
+:mod:`servekit.http` and is loaded by the entry points only.
+"""
+
+from servekit._version import __version__
+from servekit.errors import (
+    BadJson,
+    BadRequest,
+    ConfigError,
+    InvalidArguments,
+    LoadError,
+    MethodNotAllowed,
+    ModelError,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    Problem,
+    ServekitError,
+    Timeout,
+    UnsupportedMediaType,
+)
+from servekit.settings import Settings
+
+__all__ = [
+    "BadJson",
+    "BadRequest",
+    "ConfigError",
+    "InvalidArguments",
+    "LoadError",
+    "MethodNotAllowed",
+    "ModelError",
+    "NotFound",
+    "NotReady",
+    "PayloadTooLarge",
+    "Problem",
+    "ServekitError",
+    "Settings",
+    "Timeout",
+    "UnsupportedMediaType",
+    "__version__",
+]

@@ -1,0 +1,114 @@
+"""The ``servekit`` command: ``servekit serve TARGET [flags]``.
+
+Flags mirror the settings (``--port`` for ``SERVEKIT_PORT``); see
+:class:`~servekit.settings.Settings` or ``servekit serve --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from servekit._version import __version__
+from servekit.errors import ServekitError
+from servekit.settings import Settings, env_name, parse_value
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="servekit", description=("Serve a Python function or class as an HTTP model endpoint.")
+    )
+    parser.add_argument("--version", action="version", version=f"servekit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve a model on uWSGI",
+        description=(
+            "Serve TARGET (path/to/file.py:NAME or package.module:NAME) over HTTP. Every "
+            "flag can also be set as its SERVEKIT_* environment variable."
+        ),
+    )
+    serve.add_argument(
+        "target",
+        nargs="?",
+        default=None,
+        metavar="TARGET",
+        help="what to serve (default: $SERVEKIT_TARGET)",
+    )
+    serve.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the generated uWSGI configuration and exit",
+    )
+    for f in dataclasses.fields(Settings):
+        if f.name == "target":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"{f.metadata['doc']} [{env_name(f.name)}, default {f.default!r}]"
+        if f.type == "bool":
+            serve.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text.replace("%", "%%"),
+            )
+        else:
+            serve.add_argument(
+                flag, default=None, metavar=f.name.upper(), help=help_text.replace("%", "%%")
+            )
+    return parser
+
+
+def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
+    types = {"int": int, "bool": bool, "str": str}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        value = getattr(ns, f.name, None)
+        if value is None:
+            continue
+        out[f.name] = (
+            value if isinstance(value, bool) else parse_value(f.name, types[str(f.type)], value)
+        )
+    return out
+
+
+def serve(ns: argparse.Namespace) -> int:
+    """Check the target, then exec uWSGI (or run the development server)."""
+    from servekit.logs import configure_logging
+    from servekit.runtimes import check_target, parse_target
+    from servekit.serving.uwsgi import exec_uwsgi, render_ini, uwsgi_options
+
+    settings = Settings.from_env(os.environ, **_overrides(ns))
+    target = parse_target(settings.target, settings.project_dir)
+    project_dir = target.project_dir(settings.project_dir)
+    settings = dataclasses.replace(
+        settings, target=target.absolute_spec, project_dir=str(project_dir)
+    )
+    if ns.print_config:
+        sys.stdout.write(render_ini(uwsgi_options(settings, project_dir)))
+        for name, value in settings.to_env().items():
+            sys.stdout.write(f"# env {name}={value}\n")
+        return 0
+    check_target(target, project_dir)
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.dev:
+        from servekit.serving.dev import run_dev_server
+
+        return run_dev_server(settings, project_dir)
+    return exec_uwsgi(settings, project_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``servekit`` console script and ``python -m servekit``."""
+    ns = _parser().parse_args(argv)
+    try:
+        return serve(ns)
+    except ServekitError as exc:
+        sys.stderr.write(f"servekit: error: {exc.message}\n")
+        return 2

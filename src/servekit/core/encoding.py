@@ -1,0 +1,69 @@
+"""Encode results as JSON bytes with orjson. I/O-free.
+
+orjson handles dicts, lists, str, int, float, bool, None, dataclasses, datetimes (ISO
+8601), UUIDs, enums and contiguous numpy arrays and scalars natively. :func:`encode`
+adds the rest a model is likely to return: any numpy array (non-contiguous, float16,
+object), numpy scalars, ``Decimal`` (as a number), ``set``/``frozenset`` (as a sorted
+array when the items sort), ``bytes`` (base64 text), paths, ``timedelta`` (seconds), and
+any object with ``tolist()`` (tensors) or ``to_dict()`` (pandas). NaN and infinities
+encode as ``null``. Anything else raises :class:`EncodeError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+import numpy as np
+import orjson
+
+__all__ = ["EncodeError", "encode"]
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+class EncodeError(TypeError):
+    """A result that servekit cannot write as JSON."""
+
+
+def encode(value: Any) -> bytes:
+    """JSON bytes for ``value``; raises :class:`EncodeError` naming the offending type."""
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        raise EncodeError(str(exc)) from None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (set, frozenset)):
+        try:
+            return sorted(value)
+        except TypeError:
+            return list(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if callable(getattr(value, "tolist", None)):
+        return value.tolist()
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        try:
+            return to_dict(orient="records")
+        except TypeError:
+            return to_dict()
+    raise TypeError(
+        f"cannot encode a {type(value).__module__}.{type(value).__qualname__} as JSON; "
+        "return dicts, lists, numbers, strings, numpy arrays, dataclasses or datetimes"
+    )

@@ -1,0 +1,197 @@
+"""servekit's one exception root. Imports no web framework.
+
+Every error a client can see is a :class:`ServekitError`; its HTTP status and its
+machine-readable ``code`` are class attributes, so one place (the transport's error
+handler) turns any of them into the one error envelope::
+
+    {"error": {"code": "...", "message": "...", "details": [...]}, "request_id": "..."}
+
+The tree::
+
+    ServekitError                 500 INTERNAL
+    ├── BadJson                   400 BAD_JSON              body is not JSON (or has NaN/Infinity)
+    ├── BadRequest                400 BAD_REQUEST           JSON, but not {"data"} / {"parameters"}
+    ├── InvalidArguments          422 INVALID_ARGUMENTS     arguments do not fit the signature
+    ├── NotFound                  404 NOT_FOUND
+    ├── MethodNotAllowed          405 METHOD_NOT_ALLOWED
+    ├── PayloadTooLarge           413 PAYLOAD_TOO_LARGE
+    ├── UnsupportedMediaType      415 UNSUPPORTED_MEDIA_TYPE
+    ├── ModelError                500 MODEL_ERROR           the user's code raised
+    ├── NotReady                  503 NOT_READY             model not loaded yet, or draining
+    ├── Timeout                   504 TIMEOUT
+    ├── LoadError                 500 LOAD_ERROR            start-up: the model could not be loaded
+    └── ConfigError               500 CONFIG_ERROR          start-up: a setting is invalid
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "BadJson",
+    "BadRequest",
+    "ConfigError",
+    "InvalidArguments",
+    "LoadError",
+    "MethodNotAllowed",
+    "ModelError",
+    "NotFound",
+    "NotReady",
+    "PayloadTooLarge",
+    "Problem",
+    "ServekitError",
+    "Timeout",
+    "UnsupportedMediaType",
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request's arguments, and where.
+
+    ``path`` is written the way the client wrote the value: ``data.x``,
+    ``parameters[2]``, ``data.rows[3].age``.
+    """
+
+    path: str
+    expected: str
+    got: str
+
+    @property
+    def message(self) -> str:
+        """A one-line human explanation: ``data.x: expected integer, got string "a"``."""
+        return f"{self.path}: expected {self.expected}, got {self.got}"
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON form used in the error envelope's ``details``."""
+        return {
+            "path": self.path,
+            "expected": self.expected,
+            "got": self.got,
+            "message": self.message,
+        }
+
+
+class ServekitError(Exception):
+    """Root of every error servekit reports to a client or at start-up."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(
+        self,
+        message: str,
+        details: Sequence[dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: list[dict[str, Any]] = list(details)
+        self.headers: dict[str, str] = headers or {}
+
+    def to_envelope(self, request_id: str) -> dict[str, Any]:
+        """The one error envelope, as a JSON-ready dict."""
+        return {
+            "error": {"code": self.code, "message": self.message, "details": self.details},
+            "request_id": request_id,
+        }
+
+
+class BadJson(ServekitError):
+    """The body is not valid JSON (NaN and Infinity literals are not JSON)."""
+
+    status = 400
+    code = "BAD_JSON"
+
+
+class BadRequest(ServekitError):
+    """Valid JSON, but not a ``{"data": {...}}`` or ``{"parameters": ...}`` object."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class InvalidArguments(ServekitError):
+    """The arguments do not fit the model's signature; ``problems`` lists every one."""
+
+    status = 422
+    code = "INVALID_ARGUMENTS"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        first = self.problems[0].message if self.problems else "invalid arguments"
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        super().__init__(f"{first}{more}", [p.to_dict() for p in self.problems])
+
+
+class NotFound(ServekitError):
+    """No route at this path."""
+
+    status = 404
+    code = "NOT_FOUND"
+
+
+class MethodNotAllowed(ServekitError):
+    """The route exists but not for this HTTP method."""
+
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+
+
+class PayloadTooLarge(ServekitError):
+    """The body is larger than the configured limit."""
+
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(ServekitError):
+    """The body is declared as something other than JSON."""
+
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class ModelError(ServekitError):
+    """The user's code raised. The message names the exception; the traceback is logged only."""
+
+    status = 500
+    code = "MODEL_ERROR"
+
+
+class NotReady(ServekitError):
+    """The model is not loaded yet, or the server is draining."""
+
+    status = 503
+    code = "NOT_READY"
+
+
+class Timeout(ServekitError):
+    """The prediction ran past the request timeout."""
+
+    status = 504
+    code = "TIMEOUT"
+
+
+class LoadError(ServekitError):
+    """The model could not be loaded at start-up. Never sent to a client: the server stops.
+
+    ``traceback_text`` holds the user's traceback, for the log, when there is one.
+    """
+
+    status = 500
+    code = "LOAD_ERROR"
+
+    def __init__(self, message: str, traceback_text: str = "") -> None:
+        super().__init__(message)
+        self.traceback_text = traceback_text
+
+
+class ConfigError(ServekitError):
+    """A setting (environment variable or flag) is invalid. The server does not start."""
+
+    status = 500
+    code = "CONFIG_ERROR"

@@ -1,0 +1,43 @@
+"""Load the model named by the settings, once, and build the data plane around it."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from servekit._version import __version__
+from servekit.core.dataplane import DataPlane
+from servekit.core.envelope import Release
+from servekit.runtimes import make_runtime, parse_target
+from servekit.settings import Settings
+
+__all__ = ["load_dataplane"]
+
+log = logging.getLogger("servekit.load")
+
+
+def load_dataplane(settings: Settings) -> DataPlane:
+    """Parse the target, load its runtime and build the DataPlane; raises LoadError."""
+    target = parse_target(settings.target, settings.project_dir)
+    runtime = make_runtime(target, target.project_dir(settings.project_dir))
+    started = time.perf_counter()
+    runtime.load()
+    plane = DataPlane(
+        runtime,
+        Release(
+            harness_version=__version__,
+            model_name=settings.model_name or target.default_model_name,
+            model_version=settings.model_version,
+        ),
+    )
+    for warning in plane.binder.warnings:
+        log.warning("%s", warning)
+    log.info(
+        "model loaded",
+        extra={
+            "target": target.spec,
+            "runtime": runtime.kind,
+            "load_seconds": round(time.perf_counter() - started, 4),
+        },
+    )
+    return plane

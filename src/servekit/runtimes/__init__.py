@@ -1,0 +1,62 @@
+"""Runtimes: the kinds of model servekit can serve, behind one small seam.
+
+:func:`make_runtime` picks the runtime from the TARGET; every runtime implements
+:class:`~servekit.runtimes.base.Runtime`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from servekit.errors import LoadError
+from servekit.runtimes.base import Runtime
+from servekit.runtimes.target import Target, parse_target
+
+__all__ = ["Runtime", "Target", "check_target", "make_runtime", "parse_target"]
+
+
+def make_runtime(target: Target, project_dir: Path) -> Runtime:
+    """The (not yet loaded) runtime for ``target``."""
+    if target.runtime == "python":
+        from servekit.runtimes.python import PythonRuntime
+
+        return PythonRuntime(target, project_dir)
+    raise LoadError(
+        f"cannot load {target.spec!r}: the {target.runtime} runtime is not part "
+        "of this servekit release yet; serve a Python function or class"
+    )
+
+
+def check_target(target: Target, project_dir: Path) -> None:
+    """Cheap checks before any server starts, running none of the user's code.
+
+    A missing file, a syntax error or a module that cannot be found becomes one
+    LoadError naming the file and line, so ``servekit serve`` fails at once.
+    """
+    where = f"cannot load {target.spec!r}"
+    if target.path is not None:
+        if not target.path.is_file():
+            raise LoadError(f"{where}: file not found: {target.path}")
+        if target.runtime != "python":
+            return
+        try:
+            compile(target.path.read_bytes(), str(target.path), "exec")
+        except SyntaxError as exc:
+            text = f": {exc.text.strip()}" if exc.text else ""
+            raise LoadError(
+                f"{where}: {exc.filename}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}{text}"
+            ) from None
+        return
+    top = (target.module or "").split(".")[0]
+    sys.path.insert(0, str(project_dir))
+    try:
+        found = importlib.util.find_spec(top)
+    finally:
+        sys.path.remove(str(project_dir))
+    if found is None:
+        raise LoadError(
+            f"{where}: no module named {top!r} in {project_dir} or the "
+            "installed packages (set SERVEKIT_PROJECT_DIR, or use path/to/file.py:NAME)"
+        )

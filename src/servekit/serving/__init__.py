@@ -1,0 +1,1 @@
+"""Process management: uWSGI options and the worker entry point."""

@@ -1,0 +1,98 @@
+"""uWSGI options generated from the settings, and the ``exec`` into uWSGI.
+
+``servekit serve`` replaces itself with uWSGI (no shell or parent in between, so
+uWSGI's master receives SIGTERM directly). uWSGI imports :mod:`servekit.serving.wsgi` in
+each worker after fork (or once in the master with ``preload``), which loads the model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import NoReturn, Union
+
+from servekit.errors import ConfigError
+from servekit.settings import Settings
+
+__all__ = ["exec_uwsgi", "render_ini", "uwsgi_argv", "uwsgi_binary", "uwsgi_options"]
+
+Option = tuple[str, Union[str, int, bool]]
+WSGI_MODULE = "servekit.serving.wsgi:application"
+
+
+def uwsgi_options(settings: Settings, project_dir: Path) -> list[Option]:
+    """The uWSGI options for ``settings``, in the order they are passed."""
+    options: list[Option] = [
+        ("strict", True),
+        ("master", True),
+        ("http-socket", f"{settings.host}:{settings.port}"),
+        ("processes", settings.worker_processes),
+        ("threads", settings.threads),
+        ("enable-threads", True),
+        ("module", WSGI_MODULE),
+        ("chdir", str(project_dir)),
+        ("need-app", True),
+        ("die-on-term", True),
+        ("single-interpreter", True),
+        ("harakiri", settings.timeout),
+        ("buffer-size", 32768),
+        ("disable-logging", True),
+        ("ignore-sigpipe", True),
+        ("ignore-write-errors", True),
+        ("disable-write-exception", True),
+        ("thunder-lock", True),
+        ("vacuum", True),
+        ("auto-procname", True),
+        ("procname-prefix-spaced", "servekit"),
+    ]
+    if not settings.preload:
+        options.append(("lazy-apps", True))
+    if settings.max_requests:
+        options.append(("max-requests", settings.max_requests))
+        options.append(("max-requests-delta", settings.max_requests_jitter))
+    if sys.prefix != sys.base_prefix:  # a virtual environment: uWSGI's Python must use it
+        options.append(("home", sys.prefix))
+    return options
+
+
+def uwsgi_binary() -> str:
+    """The uwsgi executable beside this Python (its venv), else on PATH."""
+    beside = Path(sys.executable).with_name("uwsgi")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("uwsgi")
+    if found is None:
+        raise ConfigError(
+            "the uwsgi executable was not found; install it with "
+            "`pip install uwsgi` (servekit depends on it) or use --dev"
+        )
+    return found
+
+
+def uwsgi_argv(options: list[Option]) -> list[str]:
+    """Command-line arguments for uWSGI (``--flag`` for true booleans)."""
+    argv: list[str] = []
+    for name, value in options:
+        if value is True:
+            argv.append(f"--{name}")
+        elif value is not False:
+            argv.extend([f"--{name}", str(value)])
+    return argv
+
+
+def render_ini(options: list[Option]) -> str:
+    """The options as a uWSGI ini file, for ``servekit serve --print-config``."""
+    lines = ["[uwsgi]"]
+    for name, value in options:
+        if value is not False:
+            lines.append(f"{name} = {'true' if value is True else value}")
+    return "\n".join(lines) + "\n"
+
+
+def exec_uwsgi(settings: Settings, project_dir: Path) -> NoReturn:
+    """Replace this process with uWSGI serving ``settings``; never returns."""
+    binary = uwsgi_binary()
+    env = {**os.environ, **settings.to_env()}
+    os.execve(binary, [binary, *uwsgi_argv(uwsgi_options(settings, project_dir))], env)

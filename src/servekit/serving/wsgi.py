@@ -1,0 +1,45 @@
+"""The module uWSGI imports in each worker (or once in the master, with ``preload``).
+
+Importing it reads the settings from the ``SERVEKIT_*`` environment that
+``servekit serve`` set, loads the model once, and exposes the WSGI ``application``. If
+the model cannot be loaded it prints one clear ``servekit: error:`` line (with the
+user's traceback below it) and exits with status 22, which makes uWSGI's ``need-app``
+stop the whole server with a non-zero status. This is the one module that does work
+at import time: it is an entry point, imported only by uWSGI.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from flask import Flask
+
+from servekit.errors import ServekitError
+from servekit.http import ServerState, create_app
+from servekit.loading import load_dataplane
+from servekit.logs import configure_logging
+from servekit.settings import Settings
+
+__all__ = ["application", "build"]
+
+EXIT_LOAD_FAILED = 22  # uWSGI's "failed to load app" status: need-app stops the server
+
+
+def build() -> Flask:
+    """Read settings, load the model and return the app; exit 22 if loading fails."""
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        plane = load_dataplane(settings)
+    except ServekitError as exc:
+        traceback_text = getattr(exc, "traceback_text", "")
+        sys.stderr.write(f"servekit: error: {exc.message}\n{traceback_text}")
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(EXIT_LOAD_FAILED)
+    return create_app(settings, ServerState(dataplane=plane))
+
+
+application = build()

@@ -1,0 +1,168 @@
+"""servekit's one typed settings object.
+
+Every field is read from a ``SERVEKIT_``-prefixed environment variable (``port`` from
+``SERVEKIT_PORT``) and from a CLI flag (``--port``); flags win over the environment,
+which wins over the defaults. Settings are parsed in ``main()`` or a worker's entry
+point, never at import time. ``servekit serve`` hands them to its uWSGI workers as
+environment variables (:meth:`Settings.to_env`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from servekit.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "Settings", "usable_cores"]
+
+ENV_PREFIX = "SERVEKIT_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_LOG_FORMATS = ("json", "text")
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that configures a servekit server. Each field documents itself."""
+
+    target: str = _setting(
+        "",
+        "What to serve: `path/to/file.py:NAME` or `package.module:NAME` (a function, a "
+        "class with `predict`, or a callable object).",
+    )
+    project_dir: str = _setting(
+        "",
+        "The model's project folder: the working directory, and first on `sys.path`. "
+        "Default: the target file's folder, or the current directory for a module target.",
+    )
+    host: str = _setting("127.0.0.1", "Address to listen on; `0.0.0.0` in containers.")
+    port: int = _setting(8080, "TCP port to listen on.")
+    processes: int = _setting(0, "uWSGI worker processes; 0 means one per usable CPU core.")
+    threads: int = _setting(1, "Threads per worker process.")
+    preload: bool = _setting(
+        False,
+        "Load the model once in the uWSGI master and fork workers from it "
+        "(copy-on-write memory) instead of loading it in every worker after fork.",
+    )
+    timeout: int = _setting(
+        60, "Seconds a request may run before its worker is killed and replaced (uWSGI harakiri)."
+    )
+    max_requests: int = _setting(0, "Recycle a worker after this many requests (0: never).")
+    max_requests_jitter: int = _setting(
+        16,
+        "Worker N recycles after `max_requests + (N-1) * jitter` requests, so workers "
+        "do not all restart at once.",
+    )
+    max_body_bytes: int = _setting(
+        10 * 1024 * 1024, "Largest request body accepted; larger ones get 413 PAYLOAD_TOO_LARGE."
+    )
+    model_name: str = _setting(
+        "",
+        "Model name reported in `release`. Default: the project folder's name (or the module's).",
+    )
+    model_version: str = _setting("1", "Model version reported in `release`.")
+    log_format: str = _setting("json", "Log lines as `json` (one object a line) or `text`.")
+    log_level: str = _setting(
+        "info", "Least severe log level written: debug, info, warning or error."
+    )
+    dev: bool = _setting(
+        False,
+        "Run Flask's development server with code reloading instead of uWSGI "
+        "(one process; never in production).",
+    )
+
+    def __post_init__(self) -> None:
+        checks = [
+            (1 <= self.port <= 65535, "port", "a TCP port, 1..65535"),
+            (self.processes >= 0, "processes", "0 (one per core) or more"),
+            (self.threads >= 1, "threads", "1 or more"),
+            (self.timeout >= 1, "timeout", "1 second or more"),
+            (self.max_requests >= 0, "max_requests", "0 (never) or more"),
+            (self.max_requests_jitter >= 0, "max_requests_jitter", "0 or more"),
+            (self.max_body_bytes >= 1, "max_body_bytes", "1 byte or more"),
+            (self.log_format in _LOG_FORMATS, "log_format", " or ".join(_LOG_FORMATS)),
+            (self.log_level in _LOG_LEVELS, "log_level", ", ".join(_LOG_LEVELS)),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise ConfigError(
+                    f"{env_name(name)} must be {expected}, got {getattr(self, name)!r}"
+                )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from ``SERVEKIT_*`` variables; ``overrides`` (e.g. CLI flags) win."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(env_name(f.name))
+            if raw is not None:
+                values[f.name] = parse_value(f.name, _type_of(f), raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """Every setting as a ``SERVEKIT_*`` variable, as :meth:`from_env` reads them."""
+        out: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[env_name(f.name)] = (
+                ("1" if value else "0") if isinstance(value, bool) else str(value)
+            )
+        return out
+
+    @property
+    def worker_processes(self) -> int:
+        """The number of uWSGI workers: ``processes``, or the usable cores when 0."""
+        return self.processes or usable_cores()
+
+    @staticmethod
+    def docs() -> list[tuple[str, str, str, str]]:
+        """(field, environment variable, default, description) for every setting."""
+        return [
+            (f.name, env_name(f.name), repr(f.default), f.metadata["doc"])
+            for f in dataclasses.fields(Settings)
+        ]
+
+
+def env_name(name: str) -> str:
+    """The environment variable of setting ``name``: ``SERVEKIT_`` + upper case."""
+    return ENV_PREFIX + name.upper()
+
+
+def _type_of(f: dataclasses.Field[Any]) -> type:
+    return {"int": int, "bool": bool, "str": str}[str(f.type)]
+
+
+def parse_value(name: str, kind: type, raw: str) -> Any:
+    """Parse one setting's text (from the environment or a flag) into its type."""
+    text = raw.strip()
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigError(f"{env_name(name)} must be true or false (1/0, yes/no), got {raw!r}")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{env_name(name)} must be an integer, got {raw!r}") from None
+    return text
