@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+from http.client import HTTPConnection
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from tests.conftest import EXAMPLES, free_port, http, post_json, run_cli, write_project
@@ -46,15 +49,19 @@ def test_all_three_request_forms_reach_the_function(serve, project: Path) -> Non
     url = f"{server.url}/model"
     by_data = post_json(url, {"data": {"start": 1, "stop": 4, "rows": [{"age": 7}]}})
     by_position = post_json(url, {"parameters": [1, 4]})
-    by_name = post_json(f"{server.url}/models/abc/latest/model",
-                        {"parameters": {"start": 1, "stop": 4}})
+    by_name = post_json(
+        f"{server.url}/models/abc/latest/model", {"parameters": {"start": 1, "stop": 4}}
+    )
     for reply in (by_data, by_position, by_name):
         assert reply.status == 200, reply.body
         assert reply.body["result"]["sum"] == 6
     assert by_data.body["result"]["ages"] == [7]
     body = by_data.body
-    assert body["release"] == {"harness_version": body["release"]["harness_version"],
-                               "model_name": "typed", "model_version": "1"}
+    assert body["release"] == {
+        "harness_version": body["release"]["harness_version"],
+        "model_name": "typed",
+        "model_version": "1",
+    }
     assert isinstance(body["model_time_in_ms"], int)
     assert isinstance(body["timing"], float)
     assert body["request_id"] == by_data.headers["x-request-id"]
@@ -64,8 +71,11 @@ def test_model_loads_once_per_worker_and_workers_share_the_load(serve, project: 
     server = serve(f"{project}/model.py:predict", "--processes", "2")
     url = f"{server.url}/model"
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        replies = list(pool.map(
-            lambda _: post_json(url, {"data": {"start": 0, "stop": 2, "pause": 0.2}}), range(8)))
+        replies = list(
+            pool.map(
+                lambda _: post_json(url, {"data": {"start": 0, "stop": 2, "pause": 0.2}}), range(8)
+            )
+        )
     assert all(r.status == 200 for r in replies)
     pids = {r.body["result"]["pid"] for r in replies}
     assert len(pids) == 2, "both uWSGI workers should have answered"
@@ -93,21 +103,36 @@ def test_preload_loads_once_in_the_master(serve, project: Path) -> None:
         (b'{"data": {"start": "1", "stop": 2}}', {}, 422, "INVALID_ARGUMENTS", "data.start"),
         (b'{"data": {"stop": 2}}', {}, 422, "INVALID_ARGUMENTS", "data.start"),
         (b'{"parameters": [1, 2, [], 0, 9]}', {}, 422, "INVALID_ARGUMENTS", "parameters[4]"),
-        (b'{"data": {"start": 1, "stop": 2, "rows": [{"age": "old"}]}}', {}, 422,
-         "INVALID_ARGUMENTS", "data.rows[0].age"),
-        (b'{"data": {"start": 1, "stop": 2}}', {"Content-Type": "text/csv"}, 415,
-         "UNSUPPORTED_MEDIA_TYPE", "application/json"),
+        (
+            b'{"data": {"start": 1, "stop": 2, "rows": [{"age": "old"}]}}',
+            {},
+            422,
+            "INVALID_ARGUMENTS",
+            "data.rows[0].age",
+        ),
+        (
+            b'{"data": {"start": 1, "stop": 2}}',
+            {"Content-Type": "text/csv"},
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "application/json",
+        ),
         (b"x" * 2048, {}, 413, "PAYLOAD_TOO_LARGE", "1024 bytes"),
     ],
 )
 def test_bad_input_gets_its_code_and_names_the_field(
-    serve, project: Path, body: bytes, headers: dict[str, str], status: int, code: str,
+    serve,
+    project: Path,
+    body: bytes,
+    headers: dict[str, str],
+    status: int,
+    code: str,
     needle: str,
 ) -> None:
-    server = serve(f"{project}/model.py:predict", "--processes", "1",
-                   "--max-body-bytes", "1024")
-    reply = http("POST", f"{server.url}/model", body,
-                 {"Content-Type": "application/json", **headers})
+    server = serve(f"{project}/model.py:predict", "--processes", "1", "--max-body-bytes", "1024")
+    reply = http(
+        "POST", f"{server.url}/model", body, {"Content-Type": "application/json", **headers}
+    )
     assert reply.status == status, reply.body
     assert reply.body["error"]["code"] == code
     text = reply.body["error"]["message"] + str(reply.body["error"]["details"])
@@ -115,10 +140,36 @@ def test_bad_input_gets_its_code_and_names_the_field(
     assert reply.body["request_id"] == reply.headers["x-request-id"]
 
 
+def test_chunked_bodies_are_read_and_limited(serve, project: Path) -> None:
+    server = serve(f"{project}/model.py:predict", "--processes", "1", "--max-body-bytes", "1024")
+
+    def send_chunked(parts: list[bytes]) -> tuple[int, dict[str, Any]]:
+        connection = HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            connection.request(
+                "POST",
+                "/model",
+                body=iter(parts),
+                encode_chunked=True,
+                headers={"Content-Type": "application/json"},
+            )
+            response = connection.getresponse()
+            return response.status, orjson.loads(response.read())
+        finally:
+            connection.close()
+
+    status, body = send_chunked([b'{"data": {"start": 1,', b' "stop": 5}}'])
+    assert (status, body["result"]["sum"]) == (200, 10)
+    status, body = send_chunked([b'{"data": {"pad": "', b"x" * 800, b"y" * 800, b'"}}'])
+    assert (status, body["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+
+
 def test_every_problem_is_listed(serve, project: Path) -> None:
     server = serve(f"{project}/model.py:predict", "--processes", "1")
-    reply = post_json(f"{server.url}/model",
-                      {"data": {"start": 1.5, "rows": [{"age": 1, "extra": 2}], "bogus": 1}})
+    reply = post_json(
+        f"{server.url}/model",
+        {"data": {"start": 1.5, "rows": [{"age": 1, "extra": 2}], "bogus": 1}},
+    )
     assert reply.status == 422
     paths = sorted(d["path"] for d in reply.body["error"]["details"])
     assert paths == ["data.bogus", "data.rows[0].extra", "data.start", "data.stop"]
@@ -129,19 +180,22 @@ def test_routing_errors_use_the_envelope(serve, project: Path) -> None:
     missing = http("GET", f"{server.url}/nowhere")
     assert (missing.status, missing.body["error"]["code"]) == (404, "NOT_FOUND")
     wrong_method = http("GET", f"{server.url}/model")
-    assert (wrong_method.status, wrong_method.body["error"]["code"]) == (405,
-                                                                         "METHOD_NOT_ALLOWED")
+    assert (wrong_method.status, wrong_method.body["error"]["code"]) == (405, "METHOD_NOT_ALLOWED")
     assert "POST" in wrong_method.headers["allow"]
 
 
 def test_model_error_is_reported_and_the_server_keeps_serving(serve, project: Path) -> None:
     server = serve(f"{project}/model.py:predict", "--processes", "2")
     for _ in range(3):
-        failed = post_json(f"{server.url}/model", {"parameters": [13, 20]},
-                           {"X-Request-ID": "req-13"})
+        failed = post_json(
+            f"{server.url}/model", {"parameters": [13, 20]}, {"X-Request-ID": "req-13"}
+        )
         assert failed.status == 500
-        assert failed.body["error"] == {"code": "MODEL_ERROR",
-                                        "message": "ValueError: unlucky start", "details": []}
+        assert failed.body["error"] == {
+            "code": "MODEL_ERROR",
+            "message": "ValueError: unlucky start",
+            "details": [],
+        }
         assert "Traceback" not in failed.raw.decode()
         assert failed.body["request_id"] == "req-13"
         assert post_json(f"{server.url}/model", {"parameters": [1, 3]}).status == 200
@@ -152,8 +206,15 @@ def test_model_error_is_reported_and_the_server_keeps_serving(serve, project: Pa
 
 
 def test_probes(serve, project: Path) -> None:
-    server = serve(f"{project}/model.py:predict", "--processes", "1", "--model-name",
-                   "typed-model", "--model-version", "7")
+    server = serve(
+        f"{project}/model.py:predict",
+        "--processes",
+        "1",
+        "--model-name",
+        "typed-model",
+        "--model-version",
+        "7",
+    )
     assert http("GET", f"{server.url}/healthz").body == {"status": "alive"}
     ready = http("GET", f"{server.url}/readyz")
     assert ready.body["model"]["model_name"] == "typed-model"
@@ -162,8 +223,13 @@ def test_probes(serve, project: Path) -> None:
 
 
 def test_settings_come_from_the_environment(serve, project: Path) -> None:
-    server = serve(env={"SERVEKIT_TARGET": f"{project}/model.py:predict",
-                       "SERVEKIT_PROCESSES": "1", "SERVEKIT_MODEL_VERSION": "env-3"})
+    server = serve(
+        env={
+            "SERVEKIT_TARGET": f"{project}/model.py:predict",
+            "SERVEKIT_PROCESSES": "1",
+            "SERVEKIT_MODEL_VERSION": "env-3",
+        }
+    )
     assert http("GET", f"{server.url}/readyz").body["model"]["model_version"] == "env-3"
 
 
@@ -178,13 +244,24 @@ def test_sigterm_stops_the_server(serve, project: Path) -> None:
     ("files", "target", "needles"),
     [
         ({}, "missing.py:predict", ["file not found", "missing.py"]),
-        ({"model.py": "def predict(x:\n    return x\n"}, "model.py:predict",
-         ["model.py, line 1", "SyntaxError"]),
-        ({"model.py": "import no_such_package_zz\n"}, "model.py:predict",
-         ["model.py, line 1", "ModuleNotFoundError", "no_such_package_zz"]),
-        ({"model.py": "class M:\n    def load(self):\n        raise OSError('no weights')\n"
-                      "    def predict(self):\n        return 1\n"}, "model.py:M",
-         ["model.py, line 3", "OSError", "M.load()", "no weights"]),
+        (
+            {"model.py": "def predict(x:\n    return x\n"},
+            "model.py:predict",
+            ["model.py, line 1", "SyntaxError"],
+        ),
+        (
+            {"model.py": "import no_such_package_zz\n"},
+            "model.py:predict",
+            ["model.py, line 1", "ModuleNotFoundError", "no_such_package_zz"],
+        ),
+        (
+            {
+                "model.py": "class M:\n    def load(self):\n        raise OSError('no weights')\n"
+                "    def predict(self):\n        return 1\n"
+            },
+            "model.py:M",
+            ["model.py, line 3", "OSError", "M.load()", "no weights"],
+        ),
         ({"model.py": "x = 1\n"}, "model.py:predict", ["has no 'predict'"]),
         ({"model.py": "class M:\n    pass\n"}, "model.py:M", ["has no predict() method"]),
         ({}, "not_a_module_zz:predict", ["no module named 'not_a_module_zz'"]),
@@ -194,8 +271,9 @@ def test_startup_failures_exit_nonzero_with_a_clear_message(
     tmp_path: Path, files: dict[str, str], target: str, needles: list[str]
 ) -> None:
     write_project(tmp_path, files)
-    result = run_cli(["serve", target, "--processes", "2", "--port", str(free_port())],
-                     cwd=tmp_path)
+    result = run_cli(
+        ["serve", target, "--processes", "2", "--port", str(free_port())], cwd=tmp_path
+    )
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("servekit: error:")]
     assert errors, result.stderr
@@ -205,18 +283,39 @@ def test_startup_failures_exit_nonzero_with_a_clear_message(
 
 def test_print_config_shows_the_generated_uwsgi_options(tmp_path: Path) -> None:
     write_project(tmp_path, {"model.py": "def predict():\n    return 1\n"})
-    result = run_cli(["serve", "model.py:predict", "--processes", "3", "--threads", "2",
-                      "--timeout", "30", "--max-requests", "1000", "--print-config"],
-                     cwd=tmp_path)
+    result = run_cli(
+        [
+            "serve",
+            "model.py:predict",
+            "--processes",
+            "3",
+            "--threads",
+            "2",
+            "--timeout",
+            "30",
+            "--max-requests",
+            "1000",
+            "--print-config",
+        ],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = set(result.stdout.splitlines())
-    for expected in ["[uwsgi]", "processes = 3", "threads = 2", "harakiri = 30",
-                     "max-requests = 1000", "max-requests-delta = 16", "lazy-apps = true",
-                     "need-app = true", "die-on-term = true", "http-socket = 127.0.0.1:8080",
-                     f"chdir = {tmp_path.resolve()}"]:
+    for expected in [
+        "[uwsgi]",
+        "processes = 3",
+        "threads = 2",
+        "harakiri = 30",
+        "max-requests = 1000",
+        "max-requests-delta = 16",
+        "lazy-apps = true",
+        "need-app = true",
+        "die-on-term = true",
+        "http-socket = 127.0.0.1:8080",
+        f"chdir = {tmp_path.resolve()}",
+    ]:
         assert expected in lines
-    preload = run_cli(["serve", "model.py:predict", "--preload", "--print-config"],
-                      cwd=tmp_path)
+    preload = run_cli(["serve", "model.py:predict", "--preload", "--print-config"], cwd=tmp_path)
     assert "lazy-apps = true" not in preload.stdout
 
 
@@ -229,10 +328,12 @@ def test_the_class_example_serves_from_its_shipped_weights(serve) -> None:
     reply = post_json(f"{server.url}/model", {"data": {"customers": customers}})
     assert reply.status == 200, reply.body
     first, second = reply.body["result"]
-    assert first["will_churn"] is True and second["will_churn"] is False
+    assert first["will_churn"] is True
+    assert second["will_churn"] is False
     assert 0.5 < first["churn_probability"] < 1.0
-    bad = post_json(f"{server.url}/model", {"data": {"customers": [{"tenure_months": 3,
-                                                                     "plan": "gold"}]}})
+    bad = post_json(
+        f"{server.url}/model", {"data": {"customers": [{"tenure_months": 3, "plan": "gold"}]}}
+    )
     assert bad.status == 422
     paths = {d["path"] for d in bad.body["error"]["details"]}
     assert paths == {"data.customers[0].plan", "data.customers[0].monthly_spend"}

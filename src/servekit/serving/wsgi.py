@@ -20,6 +20,7 @@ from servekit.errors import ServekitError
 from servekit.http import ServerState, create_app
 from servekit.loading import load_dataplane
 from servekit.logs import configure_logging
+from servekit.serving.chunked import ChunkedInput
 from servekit.settings import Settings
 
 __all__ = ["application", "build"]
@@ -39,7 +40,16 @@ def build() -> Flask:
         sys.stderr.flush()
         logging.shutdown()
         os._exit(EXIT_LOAD_FAILED)
-    return create_app(settings, ServerState(dataplane=plane))
+    app = create_app(settings, ServerState(dataplane=plane))
+    try:
+        import uwsgi  # present only inside uWSGI
+    except ImportError:
+        return app
+    timeout = min(settings.timeout, 60)
+    app.wsgi_app = ChunkedInput(  # type: ignore[method-assign]
+        app.wsgi_app, lambda: bytes(uwsgi.chunked_read(timeout)), settings.max_body_bytes
+    )
+    return app
 
 
 application = build()
