@@ -52,8 +52,13 @@ class Reply:
     raw: bytes = field(repr=False, default=b"")
 
 
-def http(method: str, url: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 10.0) -> Reply:
+def http(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> Reply:
     """One HTTP request with the standard library; never raises on 4xx/5xx."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
@@ -72,8 +77,9 @@ def http(method: str, url: str, body: bytes | None = None,
 
 def post_json(url: str, document: Any, headers: dict[str, str] | None = None) -> Reply:
     """POST ``document`` as JSON."""
-    return http("POST", url, orjson.dumps(document),
-                {"Content-Type": "application/json", **(headers or {})})
+    return http(
+        "POST", url, orjson.dumps(document), {"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 @dataclass
@@ -113,16 +119,36 @@ class Server:
         return int(self.process.returncode)
 
 
-def start_server(args: list[str], log_path: Path, *, port: int | None = None,
-                 env: dict[str, str] | None = None, ready_timeout: float = 30.0) -> Server:
+def start_server(
+    args: list[str],
+    log_path: Path,
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = 30.0,
+) -> Server:
     """Run ``python -m servekit serve ARGS`` and wait until /readyz answers 200."""
     port = port or free_port()
-    command = [sys.executable, "-m", "servekit", "serve", *args, "--port", str(port),
-               "--host", "127.0.0.1"]
+    command = [
+        sys.executable,
+        "-m",
+        "servekit",
+        "serve",
+        *args,
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+    ]
     with log_path.open("wb") as log_file:  # the child keeps its own descriptor
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
     server = Server(process, port, log_path)
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
@@ -154,9 +180,20 @@ def serve(tmp_path: Path) -> Iterator[Any]:
         server.stop()
 
 
-def run_cli(args: list[str], cwd: Path | None = None, timeout: float = 60.0,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str],
+    cwd: Path | None = None,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m servekit ARGS`` to completion (bounded), capturing its output."""
-    return subprocess.run([sys.executable, "-m", "servekit", *args], cwd=cwd, text=True,
-                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "servekit", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )

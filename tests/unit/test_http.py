@@ -44,13 +44,15 @@ def client(state: ServerState) -> FlaskClient:
 
 def post(client: FlaskClient, body: Any, **headers: str) -> Any:
     data = body if isinstance(body, bytes) else orjson.dumps(body)
-    return client.post("/model", data=data,
-                       headers={"Content-Type": "application/json", **headers})
+    return client.post("/model", data=data, headers={"Content-Type": "application/json", **headers})
 
 
 def test_success_envelope(client: FlaskClient) -> None:
-    reply = post(client, {"data": {"x": 2, "scale": 1.5, "values": [[1, 2], [3, 4]]}},
-                 **{"X-Request-ID": "abc.1"})
+    reply = post(
+        client,
+        {"data": {"x": 2, "scale": 1.5, "values": [[1, 2], [3, 4]]}},
+        **{"X-Request-ID": "abc.1"},
+    )
     assert reply.status_code == 200
     body = reply.get_json()
     assert body["result"] == {"x": 3.0, "total": 10.0, "echo": [[1.0, 2.0], [3.0, 4.0]]}
@@ -92,8 +94,11 @@ def test_body_over_the_limit_is_413_in_the_envelope(client: FlaskClient) -> None
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/vnd.api+json", ""])
 def test_json_content_types_are_accepted(client: FlaskClient, content_type: str) -> None:
-    reply = client.post("/model", data=b'{"data": {"x": 1}}',
-                        headers={"Content-Type": content_type} if content_type else {})
+    reply = client.post(
+        "/model",
+        data=b'{"data": {"x": 1}}',
+        headers={"Content-Type": content_type} if content_type else {},
+    )
     assert reply.status_code == 200
 
 
@@ -106,16 +111,21 @@ def test_literal_and_array_problems_name_the_field(client: FlaskClient) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(document=json_values)
 def test_no_json_document_gets_a_500(client: FlaskClient, document: Any) -> None:
     for body in (document, {"data": document}, {"parameters": document}):
@@ -127,8 +137,9 @@ def test_no_json_document_gets_a_500(client: FlaskClient, document: Any) -> None
         assert reply.get_json() is not None
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(raw=st.binary(max_size=200))
 def test_no_bytes_get_a_500(client: FlaskClient, raw: bytes) -> None:
     reply = post(client, raw)

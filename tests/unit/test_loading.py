@@ -29,7 +29,10 @@ def test_function_target(tmp_path: Path) -> None:
 
 
 def test_class_is_created_once_and_load_is_called_once(tmp_path: Path) -> None:
-    write_project(tmp_path, {"cls_model.py": """
+    write_project(
+        tmp_path,
+        {
+            "cls_model.py": """
         class Model:
             created = 0
             def __init__(self):
@@ -39,29 +42,41 @@ def test_class_is_created_once_and_load_is_called_once(tmp_path: Path) -> None:
                 self.loaded += 1
             def predict(self, x: int):
                 return (Model.created, self.loaded, x)
-    """})
+    """
+        },
+    )
     runtime = load(tmp_path, "cls_model.py:Model")
     assert [runtime.predict((i,), {}) for i in range(3)] == [(1, 1, 0), (1, 1, 1), (1, 1, 2)]
     assert [p.name for p in runtime.signature().params] == ["x"]
 
 
 def test_callable_object_and_dotted_name(tmp_path: Path) -> None:
-    write_project(tmp_path, {"obj_model.py": """
+    write_project(
+        tmp_path,
+        {
+            "obj_model.py": """
         class Scaler:
             def __call__(self, x):
                 return x * 10
         class Holder:
             scaler = Scaler()
         scaler = Scaler()
-    """})
+    """
+        },
+    )
     assert load(tmp_path, "obj_model.py:scaler").predict((2,), {}) == 20
     assert load(tmp_path, "obj_model.py:Holder.scaler").predict((3,), {}) == 30
 
 
 def test_module_target_and_sibling_imports(tmp_path: Path) -> None:
-    write_project(tmp_path / "pkg_zz", {"__init__.py": "", "helpers.py": "K = 7\n",
-                                        "serving.py": "from pkg_zz.helpers import K\n"
-                                                      "def predict():\n    return K\n"})
+    write_project(
+        tmp_path / "pkg_zz",
+        {
+            "__init__.py": "",
+            "helpers.py": "K = 7\n",
+            "serving.py": "from pkg_zz.helpers import K\ndef predict():\n    return K\n",
+        },
+    )
     try:
         assert load(tmp_path, "pkg_zz.serving:predict").predict((), {}) == 7
     finally:
@@ -72,18 +87,28 @@ def test_module_target_and_sibling_imports(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("source", "spec", "needles"),
     [
-        ("import no_such_module_zz\n", "bad1.py:predict",
-         ["bad1.py, line 1", "ModuleNotFoundError", "no_such_module_zz"]),
-        ("def helper():\n    raise KeyError('w')\nhelper()\n", "bad2.py:predict",
-         ["bad2.py, line 2", "KeyError"]),
-        ("class M:\n    def __init__(self):\n        raise ValueError('cfg')\n", "bad3.py:M",
-         ["bad3.py, line 3", "creating M()", "cfg"]),
+        (
+            "import no_such_module_zz\n",
+            "bad1.py:predict",
+            ["bad1.py, line 1", "ModuleNotFoundError", "no_such_module_zz"],
+        ),
+        (
+            "def helper():\n    raise KeyError('w')\nhelper()\n",
+            "bad2.py:predict",
+            ["bad2.py, line 2", "KeyError"],
+        ),
+        (
+            "class M:\n    def __init__(self):\n        raise ValueError('cfg')\n",
+            "bad3.py:M",
+            ["bad3.py, line 3", "creating M()", "cfg"],
+        ),
         ("import sys\nsys.exit(3)\n", "bad4.py:predict", ["bad4.py, line 2", "SystemExit"]),
         ("predict = 42\n", "bad5.py:predict", ["is a int, not a function or a class"]),
     ],
 )
-def test_load_failures_name_the_file_and_line(tmp_path: Path, source: str, spec: str,
-                                             needles: list[str]) -> None:
+def test_load_failures_name_the_file_and_line(
+    tmp_path: Path, source: str, spec: str, needles: list[str]
+) -> None:
     write_project(tmp_path, {spec.split(":")[0]: source})
     with pytest.raises(LoadError) as caught:
         load(tmp_path, spec)
@@ -103,8 +128,12 @@ def test_check_target_catches_syntax_errors_without_running_code(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("spec", "match"),
-    [("", "no TARGET"), ("model.py", "not of the form"), ("m.py:1x", "not a Python name"),
-     ("a b:predict", "neither a .py file nor a module name")],
+    [
+        ("", "no TARGET"),
+        ("model.py", "not of the form"),
+        ("m.py:1x", "not a Python name"),
+        ("a b:predict", "neither a .py file nor a module name"),
+    ],
 )
 def test_bad_target_text(spec: str, match: str) -> None:
     with pytest.raises(LoadError, match=match):

@@ -19,8 +19,13 @@ def test_defaults() -> None:
 
 
 def test_environment_then_overrides() -> None:
-    env = {"SERVEKIT_PORT": "9001", "SERVEKIT_PRELOAD": "yes", "SERVEKIT_THREADS": "4",
-           "SERVEKIT_MODEL_NAME": " churn ", "UNRELATED": "x"}
+    env = {
+        "SERVEKIT_PORT": "9001",
+        "SERVEKIT_PRELOAD": "yes",
+        "SERVEKIT_THREADS": "4",
+        "SERVEKIT_MODEL_NAME": " churn ",
+        "UNRELATED": "x",
+    }
     settings = Settings.from_env(env, threads=2)
     assert (settings.port, settings.preload, settings.threads) == (9001, True, 2)
     assert settings.model_name == "churn"
@@ -52,7 +57,6 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         assert field.metadata["doc"].strip(), field.name
         env = "SERVEKIT_" + field.name.upper()
         flag = "--" + field.name.replace("_", "-")
-        row = next((line for line in readme.splitlines() if line.startswith(f"| `{env}` |")),
-                   None)
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{env}` |")), None)
         assert row is not None, f"{env} missing from the README settings table"
         assert f"`{flag}`" in row or field.name == "target", f"{flag} missing from its row"
