@@ -8,6 +8,7 @@ silent object array.
 
 from __future__ import annotations
 
+import itertools
 import typing
 from typing import Any
 
@@ -19,24 +20,39 @@ from servekit.errors import Problem
 
 __all__ = ["dtype_of", "ndarray_converter", "scalar_converter"]
 
-# Which inferred kinds each target kind accepts (numpy kind codes).
-_ACCEPTS: dict[str, str] = {
-    "f": "fiu",
-    "c": "fiu",
-    "i": "iu",
-    "u": "iu",
-    "b": "b",
-    "U": "U",
-    "S": "U",
+# JSON leaf types each target dtype kind accepts. Checked on the leaves themselves, since
+# numpy would quietly turn [true, 2] into integers and [1, "a"] into strings.
+_NUMBERS = frozenset({int, float})
+_LEAVES: dict[str, frozenset[type]] = {
+    "f": _NUMBERS,
+    "c": _NUMBERS,
+    "i": frozenset({int}),
+    "u": frozenset({int}),
+    "b": frozenset({bool}),
+    "U": frozenset({str}),
+    "S": frozenset({str}),
 }
-_KIND_WORDS: dict[str, str] = {
-    "f": "numbers",
-    "i": "integers",
-    "u": "integers",
-    "b": "booleans",
-    "U": "strings",
-    "O": "nulls, objects or mixed items",
+_ANY_ONE_KIND = (_NUMBERS, frozenset({bool}), frozenset({str}))
+_TYPE_WORDS: dict[type, str] = {
+    int: "integers",
+    float: "fractional numbers",
+    bool: "booleans",
+    str: "strings",
+    type(None): "nulls",
+    dict: "objects",
+    list: "arrays",
 }
+
+
+def _leaf_types(value: list[Any], ndim: int) -> set[type]:
+    flat: Any = value
+    for _ in range(ndim - 1):
+        flat = itertools.chain.from_iterable(flat)
+    return set(map(type, flat))
+
+
+def _words(kinds: set[type]) -> str:
+    return " and ".join(sorted(_TYPE_WORDS.get(k, k.__name__) for k in kinds))
 
 
 def dtype_of(args: tuple[Any, ...]) -> np.dtype[Any] | None:
@@ -57,7 +73,7 @@ def _label(dtype: np.dtype[Any] | None) -> str:
 def ndarray_converter(dtype: np.dtype[Any] | None) -> Compiled:
     """Nested JSON arrays -> ``numpy.ndarray`` (of ``dtype`` when given)."""
     expected = _label(dtype)
-    accepts = _ACCEPTS.get(dtype.kind, "") if dtype is not None else "fiubU"
+    allowed = _LEAVES.get(dtype.kind) if dtype is not None else None
 
     def convert(value: Any, where: Where, key: str | int | None, problems: list[Problem]) -> Any:
         if type(value) is not list:
@@ -68,20 +84,40 @@ def ndarray_converter(dtype: np.dtype[Any] | None) -> Compiled:
         except (ValueError, OverflowError):
             report(problems, where, key, expected, "ragged nested arrays (rows of unequal length)")
             return value
-        kind = array.dtype.kind
-        if kind not in accepts and array.size:
-            report(problems, where, key, expected, f"array of {_KIND_WORDS.get(kind, kind)}")
+        if not array.size:
+            return array if dtype is None else array.astype(dtype)
+        kinds = _leaf_types(value, array.ndim)
+        fits = kinds <= allowed if allowed is not None else any(kinds <= k for k in _ANY_ONE_KIND)
+        if not fits:
+            report(problems, where, key, expected, f"array of {_words(kinds)}")
             return value
         if dtype is None:
             return array
-        if dtype.kind in "iu" and array.size:
-            info = np.iinfo(dtype)
-            if array.min() < info.min or array.max() > info.max:
-                report(problems, where, key, expected, f"values outside {info.min}..{info.max}")
-                return value
-        return array.astype(dtype, copy=False)
+        return _cast(array, dtype, where, key, expected, problems)
 
     return Compiled(convert, expected)
+
+
+def _cast(
+    array: np.ndarray[Any, Any],
+    dtype: np.dtype[Any],
+    where: Where,
+    key: str | int | None,
+    expected: str,
+    problems: list[Problem],
+) -> Any:
+    """``array`` as ``dtype``, reporting values the dtype cannot hold (never wrapping)."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if array.dtype.kind not in "iu" or array.min() < info.min or array.max() > info.max:
+            report(problems, where, key, expected, f"values outside {info.min}..{info.max}")
+            return array
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return array.astype(dtype, copy=False)
+    except (FloatingPointError, OverflowError, ValueError):
+        report(problems, where, key, expected, f"values outside the range of {dtype.name}")
+        return array
 
 
 def scalar_converter(kind: type[np.generic]) -> Compiled:
@@ -99,7 +135,11 @@ def scalar_converter(kind: type[np.generic]) -> Compiled:
                 if not info.min <= value <= info.max:
                     report(problems, where, key, expected, describe(value))
                     return value
-            return dtype.type(value)
+            try:
+                with np.errstate(over="raise", invalid="raise"):
+                    return dtype.type(value)
+            except (ValueError, TypeError, ArithmeticError, UnicodeError):
+                pass
         report(problems, where, key, expected, describe(value))
         return value
 

@@ -39,6 +39,12 @@ def encode(value: Any) -> bytes:
 
 def _default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
+        # One encoding whatever the memory layout: orjson writes C-contiguous arrays and
+        # scalars of its dtypes itself (float32 with float32's shortest digits).
+        if value.ndim == 0:
+            return value[()]
+        if value.dtype.kind in "fiub" and not value.flags.c_contiguous:
+            return np.ascontiguousarray(value)
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()

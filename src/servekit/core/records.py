@@ -9,6 +9,7 @@ too, so validation written there becomes a 422, not a 500.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import typing
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +35,10 @@ def dataclass_converter(cls: type, compiler: TypeCompiler) -> Compiled:
     expected = f"object {cls.__name__}"
     finish = compiler.forward(cls, expected)
     hints = _hints(cls, compiler)
-    fields = [f for f in dataclasses.fields(cls) if f.init]
-    required = [
-        f.name
-        for f in fields
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    converters = {f.name: compiler.compile(hints.get(f.name, EMPTY)) for f in fields}
+    # The constructor's own signature: init fields and InitVars, not init=False fields.
+    params = list(inspect.signature(cls).parameters.values())
+    required = [p.name for p in params if p.default is inspect.Parameter.empty]
+    converters = {p.name: compiler.compile(_unwrap(hints.get(p.name, EMPTY))) for p in params}
     fields_object = _object_converter(cls.__name__, converters, required)
 
     def convert(value: Any, where: Where, key: str | int | None, problems: list[Problem]) -> Any:
@@ -111,6 +109,8 @@ def _hints(cls: type, compiler: TypeCompiler) -> dict[str, Any]:
 
 
 def _unwrap(annotation: Any) -> Any:
+    if isinstance(annotation, dataclasses.InitVar):
+        return annotation.type
     if _WRAPPERS and typing.get_origin(annotation) in _WRAPPERS:
         return typing.get_args(annotation)[0]
     return annotation

@@ -19,14 +19,11 @@ warning at load.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import enum
 import types
 import typing
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import is_dataclass
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -34,84 +31,13 @@ import numpy as np
 from servekit.core import arrays, records
 from servekit.core.compiled import PASSTHROUGH, Compiled, Converter
 from servekit.core.paths import Where, describe, report
-from servekit.core.signature import EMPTY
+from servekit.core.scalars import SIMPLE
 from servekit.errors import Problem
 
 __all__ = ["Compiled", "Converter", "TypeCompiler"]
 
 _NONE_TYPE = type(None)
 _UNION_TYPES: tuple[Any, ...] = (typing.Union, types.UnionType)
-
-
-def _exact(kind: type, expected: str) -> Compiled:
-    def convert(value: Any, where: Where, key: str | int | None, problems: list[Problem]) -> Any:
-        if type(value) is not kind:
-            report(problems, where, key, expected, describe(value))
-        return value
-
-    return Compiled(convert, expected)
-
-
-def _float(value: Any, where: Where, key: str | int | None, problems: list[Problem]) -> Any:
-    kind = type(value)
-    if kind is float:
-        return value
-    if kind is int:
-        return float(value)
-    report(problems, where, key, "number", describe(value))
-    return value
-
-
-def _parsed(parse: Callable[[str], Any], expected: str, accepts_numbers: bool = False) -> Compiled:
-    """A converter from a JSON string (or number) through ``parse``."""
-
-    def convert(value: Any, where: Where, key: str | int | None, problems: list[Problem]) -> Any:
-        kind = type(value)
-        if kind is str or (accepts_numbers and (kind is int or kind is float)):
-            try:
-                return parse(value)
-            except (ValueError, TypeError, ArithmeticError):
-                pass
-        report(problems, where, key, expected, describe(value))
-        return value
-
-    return Compiled(convert, expected)
-
-
-def _iso(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    # Python 3.10's fromisoformat does not read a trailing "Z" (UTC).
-    def parse_z(text: str) -> Any:
-        return parse(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-
-    return parse_z
-
-
-def _decimal(value: Any) -> Decimal:
-    number = Decimal(value if isinstance(value, str) else repr(value))
-    if not number.is_finite():
-        raise ValueError("not finite")
-    return number
-
-
-_NULL = _exact(_NONE_TYPE, "null")
-_SIMPLE: dict[Any, Compiled] = {
-    int: _exact(int, "integer"),
-    str: _exact(str, "string"),
-    bool: _exact(bool, "boolean"),
-    float: Compiled(_float, "number"),
-    None: _NULL,
-    _NONE_TYPE: _NULL,
-    list: _exact(list, "array"),
-    dict: _exact(dict, "object"),
-    dt.datetime: _parsed(_iso(dt.datetime.fromisoformat), "ISO 8601 date-time string"),
-    dt.date: _parsed(dt.date.fromisoformat, "ISO 8601 date string (YYYY-MM-DD)"),
-    dt.time: _parsed(_iso(dt.time.fromisoformat), "ISO 8601 time string"),
-    Decimal: _parsed(_decimal, "decimal number or numeric string", accepts_numbers=True),
-    uuid.UUID: _parsed(uuid.UUID, "UUID string"),
-    Any: PASSTHROUGH,
-    object: PASSTHROUGH,
-    EMPTY: PASSTHROUGH,
-}
 
 
 class TypeCompiler:
@@ -123,15 +49,15 @@ class TypeCompiler:
 
     def compile(self, annotation: Any) -> Compiled:
         """The converter for ``annotation`` (memoised; recursive dataclasses are fine)."""
-        simple = _lookup(_SIMPLE, annotation)
+        simple = _lookup(SIMPLE, annotation)
         if simple is not None:
             return simple
-        known = _lookup(self._memo, annotation)
+        known = _lookup(self._memo, _memo_key(annotation))
         if known is not None:
             return known
         compiled = self._compile(annotation)
         with contextlib.suppress(TypeError):  # unhashable metadata inside Annotated[...]
-            self._memo[annotation] = compiled
+            self._memo[_memo_key(annotation)] = compiled
         return compiled
 
     def forward(self, annotation: Any, expected: str) -> Callable[[Compiled], None]:
@@ -143,7 +69,7 @@ class TypeCompiler:
         ) -> Any:
             return slot[0](value, where, key, problems)
 
-        self._memo[annotation] = Compiled(convert, expected)
+        self._memo[_memo_key(annotation)] = Compiled(convert, expected)
         return lambda done: slot.append(done.convert)
 
     def _compile(self, ann: Any) -> Compiled:
@@ -157,7 +83,9 @@ class TypeCompiler:
             return _literal(args)
         if origin in (list, Sequence, typing.Sequence) or ann in (Sequence, typing.Sequence):
             return _list(self.compile(args[0]) if args else PASSTHROUGH)
-        if origin is tuple or ann is tuple:
+        if ann is tuple:
+            return self._tuple((Any, Ellipsis))
+        if origin is tuple:
             return self._tuple(args)
         if origin in (set, frozenset) or ann in (set, frozenset):
             return _set(self.compile(args[0]) if args else PASSTHROUGH, origin or ann)
@@ -218,8 +146,8 @@ class TypeCompiler:
         return Compiled(union, expected)
 
     def _tuple(self, args: tuple[Any, ...]) -> Compiled:
-        if not args or (len(args) == 2 and args[1] is Ellipsis):
-            item = self.compile(args[0]) if args else PASSTHROUGH
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = self.compile(args[0])
             inner = _list(item)
 
             def homogeneous(
@@ -229,6 +157,7 @@ class TypeCompiler:
                 return tuple(converted) if type(converted) is list else converted
 
             return Compiled(homogeneous, inner.expected)
+        # tuple[()] has args ((),) on Python 3.10 and () on 3.11+: both mean "empty".
         items = [self.compile(a) for a in (() if args == ((),) else args)]
         expected = f"array of {len(items)} items [{', '.join(i.expected for i in items)}]"
 
@@ -265,6 +194,12 @@ class TypeCompiler:
             return {k: item(x, here, k, problems) for k, x in value.items()}
 
         return Compiled(convert, expected)
+
+
+def _memo_key(annotation: Any) -> tuple[Any, str]:
+    # Unions compare equal whatever their order (Union[float, int] == Union[int, float]),
+    # but the order decides which member converts first: the repr keeps them apart.
+    return annotation, repr(annotation)
 
 
 def _lookup(table: dict[Any, Compiled], annotation: Any) -> Compiled | None:
