@@ -6,6 +6,7 @@ their PID. Every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -116,6 +117,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
+        # Children left in the session this test started (e.g. --dev's reloader child).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         return int(self.process.returncode)
 
 
@@ -126,6 +130,7 @@ def start_server(
     port: int | None = None,
     env: dict[str, str] | None = None,
     ready_timeout: float = 30.0,
+    cwd: Path | None = None,
 ) -> Server:
     """Run ``python -m servekit serve ARGS`` and wait until /readyz answers 200."""
     port = port or free_port()
@@ -148,6 +153,7 @@ def start_server(
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            cwd=cwd,
         )
     server = Server(process, port, log_path)
     deadline = time.monotonic() + ready_timeout

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import EXAMPLES, free_port, http, post_json, run_cli, write_project
+from tests.conftest import EXAMPLES, REPO, free_port, http, post_json, run_cli, write_project
 
 pytestmark = pytest.mark.integration
 
@@ -337,6 +337,14 @@ def test_the_class_example_serves_from_its_shipped_weights(serve) -> None:
     assert bad.status == 422
     paths = {d["path"] for d in bad.body["error"]["details"]}
     assert paths == {"data.customers[0].plan", "data.customers[0].monthly_spend"}
+
+
+def test_dev_server_serves_a_relative_target(serve, tmp_path: Path) -> None:
+    # Run from the repository root with a relative TARGET, as the README shows.
+    server = serve("examples/range/model.py:predict", "--dev", cwd=REPO)
+    reply = post_json(f"{server.url}/model", {"data": {"start": 1, "stop": 4}})
+    assert reply.status == 200, reply.body
+    assert reply.body["result"] == {"values": [1, 2, 3], "total": 6}
 
 
 def test_python_dash_m_and_version(tmp_path: Path) -> None:
