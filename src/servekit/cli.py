@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from servekit._version import __version__
-from servekit.errors import ServekitError
+from servekit.errors import ConfigError, ServekitError
 from servekit.settings import Settings, env_name, parse_value
 
 __all__ = ["main"]
@@ -92,16 +93,35 @@ def serve(ns: argparse.Namespace) -> int:
     )
     if ns.print_config:
         sys.stdout.write(render_ini(uwsgi_options(settings, project_dir)))
-        for name, value in settings.to_env().items():
+        for name, value in settings.redacted_env().items():
             sys.stdout.write(f"# env {name}={value}\n")
         return 0
     check_target(target, project_dir)
     configure_logging(settings.log_format, settings.log_level)
+    check_auth(settings)
     if settings.dev:
         from servekit.serving.dev import run_dev_server
 
         return run_dev_server(settings, project_dir)
     return exec_uwsgi(settings, project_dir)
+
+
+def check_auth(settings: Settings) -> None:
+    """Refuse to start without tokens when required; otherwise warn loudly once."""
+    from servekit.auth import build_authenticator
+
+    if build_authenticator(settings.access_tokens, settings.access_tokens_file).enabled:
+        return
+    if settings.require_auth:
+        raise ConfigError(
+            "SERVEKIT_REQUIRE_AUTH is set but no access tokens are configured: "
+            "set SERVEKIT_ACCESS_TOKENS or SERVEKIT_ACCESS_TOKENS_FILE"
+        )
+    logging.getLogger("servekit.auth").warning(
+        "NO ACCESS TOKENS CONFIGURED: predictions are open to anyone who can reach this "
+        "server; set SERVEKIT_ACCESS_TOKENS or SERVEKIT_ACCESS_TOKENS_FILE (and "
+        "SERVEKIT_REQUIRE_AUTH=1 to make this an error)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ The tree::
     ├── BadJson                   400 BAD_JSON              body is not JSON (or has NaN/Infinity)
     ├── BadRequest                400 BAD_REQUEST           JSON, but not {"data"} / {"parameters"}
     ├── InvalidArguments          422 INVALID_ARGUMENTS     arguments do not fit the signature
+    ├── Unauthorized              401 UNAUTHORIZED          no valid access token
     ├── NotFound                  404 NOT_FOUND
     ├── MethodNotAllowed          405 METHOD_NOT_ALLOWED
     ├── PayloadTooLarge           413 PAYLOAD_TOO_LARGE
@@ -43,6 +44,7 @@ __all__ = [
     "Problem",
     "ServekitError",
     "Timeout",
+    "Unauthorized",
     "UnsupportedMediaType",
 ]
 
@@ -125,6 +127,20 @@ class InvalidArguments(ServekitError):
         first = self.problems[0].message if self.problems else "invalid arguments"
         more = f" (and {count - 1} more)" if count > 1 else ""
         super().__init__(f"{first}{more}", [p.to_dict() for p in self.problems])
+
+
+class Unauthorized(ServekitError):
+    """No valid access token was presented. Always sent with ``WWW-Authenticate``."""
+
+    status = 401
+    code = "UNAUTHORIZED"
+
+    def __init__(
+        self,
+        message: str = "a valid access token is required: send "
+        "'Authorization: Bearer <token>' or HTTP Basic with the token",
+    ) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer, Basic realm="servekit"'})
 
 
 class NotFound(ServekitError):

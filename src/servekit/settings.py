@@ -26,8 +26,8 @@ _LOG_FORMATS = ("json", "text")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _setting(default: Any, doc: str) -> Any:
-    return field(default=default, metadata={"doc": doc})
+def _setting(default: Any, doc: str, secret: bool = False) -> Any:
+    return field(default=default, metadata={"doc": doc, "secret": secret})
 
 
 def usable_cores() -> int:
@@ -82,6 +82,18 @@ class Settings:
     log_level: str = _setting(
         "info", "Least severe log level written: debug, info, warning or error."
     )
+    access_tokens: str = _setting(
+        "",
+        "Comma-separated access tokens; callers send one as `Authorization: Bearer` or "
+        "HTTP Basic. Several may be valid at once, for rotation.",
+        secret=True,
+    )
+    access_tokens_file: str = _setting(
+        "",
+        "A file of access tokens, one per line, re-read when it changes (a mounted "
+        "Kubernetes Secret).",
+    )
+    require_auth: bool = _setting(False, "Refuse to start when no access tokens are configured.")
     dev: bool = _setting(
         False,
         "Run Flask's development server with code reloading instead of uWSGI "
@@ -116,6 +128,11 @@ class Settings:
                 values[f.name] = parse_value(f.name, _type_of(f), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def redacted_env(self) -> dict[str, str]:
+        """:meth:`to_env` with secret settings masked, for printing."""
+        secret = {env_name(f.name) for f in dataclasses.fields(self) if f.metadata["secret"]}
+        return {k: ("***" if k in secret and v else v) for k, v in self.to_env().items()}
 
     def to_env(self) -> dict[str, str]:
         """Every setting as a ``SERVEKIT_*`` variable, as :meth:`from_env` reads them."""

@@ -18,6 +18,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from servekit import errors
+from servekit.auth import build_authenticator
 from servekit.core.envelope import encode_error
 from servekit.http.state import ServerState
 from servekit.settings import Settings
@@ -30,11 +31,15 @@ log = logging.getLogger("servekit.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _JSON = "application/json"
 _PREDICT_ROUTES = ("/model", "/models/<model_id>/<version>/model")
+_LIVE_ROUTES = ("/healthz", "/v2/health/live")
+_READY_ROUTES = ("/readyz", "/v2/health/ready")
 
 
 def create_app(settings: Settings, state: ServerState) -> Flask:
     """A Flask app serving ``state``'s data plane under ``settings``."""
     app = Flask("servekit")
+    authenticator = build_authenticator(settings.access_tokens, settings.access_tokens_file)
+    protected = set(_PREDICT_ROUTES) if authenticator.enabled else set()
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
@@ -53,11 +58,9 @@ def create_app(settings: Settings, state: ServerState) -> Flask:
     for rule in _PREDICT_ROUTES:
         app.add_url_rule(rule, rule, predict, methods=["POST"])
 
-    @app.get("/healthz")
     def healthz() -> Response:
         return _json({"status": "alive"})
 
-    @app.get("/readyz")
     def readyz() -> Response:
         plane = state.dataplane
         if plane is None or state.draining:
@@ -70,11 +73,20 @@ def create_app(settings: Settings, state: ServerState) -> Flask:
             }
         )
 
+    for rule in _LIVE_ROUTES:
+        app.add_url_rule(rule, rule, healthz, methods=["GET"])
+    for rule in _READY_ROUTES:
+        app.add_url_rule(rule, rule, readyz, methods=["GET"])
+
     @app.before_request
     def start() -> None:
         g.started = time.perf_counter()
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        if request.endpoint in protected and not authenticator.allows(
+            request.headers.get("Authorization")
+        ):
+            raise errors.Unauthorized()
 
     @app.after_request
     def finish(response: Response) -> Response:
