@@ -151,7 +151,13 @@ def start_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            # Tests stop servers at once; the drain itself is tested with --drain-seconds.
+            env={
+                **os.environ,
+                "SERVEKIT_DRAIN_SECONDS": "0",
+                "SERVEKIT_GRACE_SECONDS": "5",
+                **(env or {}),
+            },
             start_new_session=True,
             cwd=cwd,
         )

@@ -22,6 +22,7 @@ def load_dataplane(settings: Settings) -> DataPlane:
     runtime = make_runtime(target, target.project_dir(settings.project_dir))
     started = time.perf_counter()
     runtime.load()
+    load_seconds = time.perf_counter() - started
     plane = DataPlane(
         runtime,
         Release(
@@ -29,6 +30,7 @@ def load_dataplane(settings: Settings) -> DataPlane:
             model_name=settings.model_name or target.default_model_name,
             model_version=settings.model_version,
         ),
+        load_seconds=load_seconds,
     )
     for warning in plane.binder.warnings:
         log.warning("%s", warning)
@@ -37,7 +39,7 @@ def load_dataplane(settings: Settings) -> DataPlane:
         extra={
             "target": target.spec,
             "runtime": runtime.kind,
-            "load_seconds": round(time.perf_counter() - started, 4),
+            "load_seconds": round(load_seconds, 4),
         },
     )
     return plane

@@ -94,6 +94,27 @@ class Settings:
         "Kubernetes Secret).",
     )
     require_auth: bool = _setting(False, "Refuse to start when no access tokens are configured.")
+    drain_seconds: int = _setting(
+        5,
+        "After SIGTERM: seconds during which `/readyz` answers 503 while predictions are "
+        "still served, so load balancers stop sending; then the server stops accepting.",
+    )
+    grace_seconds: int = _setting(
+        20,
+        "After the drain: seconds in-flight requests get to finish before their workers "
+        "are killed (0: wait for them). Keep drain + grace under Kubernetes' "
+        "terminationGracePeriodSeconds.",
+    )
+    metrics_port: int = _setting(
+        0,
+        "Serve `/metrics` on this port only (and nothing else there); 0 serves it on "
+        "the main port.",
+    )
+    metrics_dir: str = _setting(
+        "",
+        "Directory for the worker processes' metric files, emptied at every start. "
+        "Default: `/tmp/servekit-<port>/metrics`.",
+    )
     dev: bool = _setting(
         False,
         "Run Flask's development server with code reloading instead of uWSGI "
@@ -103,10 +124,17 @@ class Settings:
     def __post_init__(self) -> None:
         checks = [
             (1 <= self.port <= 65535, "port", "a TCP port, 1..65535"),
+            (
+                0 <= self.metrics_port <= 65535 and self.metrics_port != self.port,
+                "metrics_port",
+                "0 or a TCP port other than SERVEKIT_PORT",
+            ),
             (self.processes >= 0, "processes", "0 (one per core) or more"),
             (self.threads >= 1, "threads", "1 or more"),
             (self.timeout >= 1, "timeout", "1 second or more"),
             (self.max_requests >= 0, "max_requests", "0 (never) or more"),
+            (self.drain_seconds >= 0, "drain_seconds", "0 or more"),
+            (self.grace_seconds >= 0, "grace_seconds", "0 (wait) or more"),
             (self.max_requests_jitter >= 0, "max_requests_jitter", "0 or more"),
             (self.max_body_bytes >= 1, "max_body_bytes", "1 byte or more"),
             (self.log_format in _LOG_FORMATS, "log_format", " or ".join(_LOG_FORMATS)),

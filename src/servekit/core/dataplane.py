@@ -37,9 +37,15 @@ class DataPlane:
     """Serves one loaded runtime. Build once per process, after ``runtime.load()``."""
 
     def __init__(
-        self, runtime: Runtime, release: Release, clock: Callable[[], float] = time.perf_counter
+        self,
+        runtime: Runtime,
+        release: Release,
+        clock: Callable[[], float] = time.perf_counter,
+        load_seconds: float = 0.0,
     ) -> None:
         self.runtime = runtime
+        self.load_seconds = load_seconds
+        """Seconds ``runtime.load()`` took (reported as a metric)."""
         self.release = release
         self.binder = Binder(runtime.signature())
         self._release = release.to_dict()

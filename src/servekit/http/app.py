@@ -1,8 +1,8 @@
-"""The Flask app factory: routes, the one error mapping, request ids and the access log.
+"""The Flask app factory: routes, request ids, access tokens, metrics and the access log.
 
 Routes are thin: a prediction route hands the body to the data plane and writes back
 what it returns. Every error, servekit's own or Flask's (404, 405, 413), goes through
-:func:`_error_response` into the one error envelope.
+one handler into the one error envelope, and is counted by its code.
 """
 
 from __future__ import annotations
@@ -11,17 +11,21 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from servekit import errors
+from servekit import errors, metrics
+from servekit._version import __version__
 from servekit.auth import build_authenticator
-from servekit.core.envelope import encode_error
+from servekit.http.errors import error_response, to_servekit_error
 from servekit.http.state import ServerState
 from servekit.settings import Settings
+from servekit.telemetry import ServerMetrics, exposition
 
 __all__ = ["create_app"]
 
@@ -33,30 +37,47 @@ _JSON = "application/json"
 _PREDICT_ROUTES = ("/model", "/models/<model_id>/<version>/model")
 _LIVE_ROUTES = ("/healthz", "/v2/health/live")
 _READY_ROUTES = ("/readyz", "/v2/health/ready")
+_METRICS_ROUTE = "/metrics"
 
 
-def create_app(settings: Settings, state: ServerState) -> Flask:
-    """A Flask app serving ``state``'s data plane under ``settings``."""
+def create_app(
+    settings: Settings,
+    state: ServerState,
+    registry: CollectorRegistry | None = None,
+    guard: Callable[[], AbstractContextManager[None]] = nullcontext,
+) -> Flask:
+    """A Flask app serving ``state``'s data plane under ``settings``.
+
+    ``registry`` receives servekit's metrics (a fresh one when None); in multi-process
+    mode ``/metrics`` reads every worker's values instead. ``guard`` wraps every
+    prediction (uWSGI's entry point passes a request deadline).
+    """
     app = Flask("servekit")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     authenticator = build_authenticator(settings.access_tokens, settings.access_tokens_file)
     protected = set(_PREDICT_ROUTES) if authenticator.enabled else set()
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    server_registry = registry if registry is not None else CollectorRegistry()
+    telemetry = ServerMetrics(server_registry)
+    if state.dataplane is not None:
+        release = state.dataplane.release
+        telemetry.build_info.labels(__version__, release.model_name, release.model_version).set(1)
+        telemetry.load_seconds.set(state.dataplane.load_seconds)
+    metrics_port = str(settings.metrics_port) if settings.metrics_port else ""
 
     def predict(**_: str) -> Response:
         plane = state.dataplane
-        if plane is None or state.draining:
+        if plane is None:  # while draining, predictions are still served
             raise _not_ready(state)
         mimetype = request.mimetype
         if mimetype and mimetype != _JSON and not mimetype.endswith("+json"):
             raise errors.UnsupportedMediaType(
                 f"send the body as JSON (Content-Type: application/json), not {mimetype}"
             )
-        answer = plane.predict(request.get_data(cache=False), g.request_id)
+        body = request.get_data(cache=False)
+        with guard():
+            answer = plane.predict(body, g.request_id)
+        telemetry.model_seconds.observe(answer.model_seconds)
         return Response(answer.body, 200, mimetype=_JSON)
-
-    for rule in _PREDICT_ROUTES:
-        app.add_url_rule(rule, rule, predict, methods=["POST"])
 
     def healthz() -> Response:
         return _json({"status": "alive"})
@@ -73,19 +94,34 @@ def create_app(settings: Settings, state: ServerState) -> Flask:
             }
         )
 
-    for rule in _LIVE_ROUTES:
-        app.add_url_rule(rule, rule, healthz, methods=["GET"])
-    for rule in _READY_ROUTES:
-        app.add_url_rule(rule, rule, readyz, methods=["GET"])
+    def metrics_view() -> Response:
+        extra = [metrics.registry()] if metrics.created() else []
+        return Response(exposition(server_registry, *extra), mimetype=CONTENT_TYPE_LATEST)
+
+    for rules, view, method in (
+        (_PREDICT_ROUTES, predict, "POST"),
+        (_LIVE_ROUTES, healthz, "GET"),
+        (_READY_ROUTES, readyz, "GET"),
+        ((_METRICS_ROUTE,), metrics_view, "GET"),
+    ):
+        for rule in rules:
+            app.add_url_rule(rule, rule, view, methods=[method])
 
     @app.before_request
     def start() -> None:
         g.started = time.perf_counter()
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        telemetry.inflight.inc()
+        g.inflight = True
+        if metrics_port and (request.environ.get("SERVER_PORT") == metrics_port) != (
+            request.endpoint == _METRICS_ROUTE
+        ):
+            raise errors.NotFound(f"{request.path} is not served on this port")
         if request.endpoint in protected and not authenticator.allows(
             request.headers.get("Authorization")
         ):
+            telemetry.auth_failures.inc()
             raise errors.Unauthorized()
 
     @app.after_request
@@ -93,21 +129,38 @@ def create_app(settings: Settings, state: ServerState) -> Flask:
         request_id = getattr(g, "request_id", "")
         response.headers["X-Request-ID"] = request_id
         rule = request.url_rule
+        route = rule.rule if rule is not None else "<unmatched>"
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        bytes_in = request.content_length or 0
+        bytes_out = response.content_length or 0
+        telemetry.observe(route, response.status_code, seconds, bytes_in, bytes_out)
         access_log.info(
             "request",
             extra={
                 "request_id": request_id,
                 "method": request.method,
-                "route": rule.rule if rule is not None else "<unmatched>",
+                "route": route,
                 "code": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.get("started", 0.0)) * 1000, 3),
-                "bytes_in": request.content_length or 0,
-                "bytes_out": response.content_length or 0,
+                "duration_ms": round(seconds * 1000, 3),
+                "bytes_in": bytes_in,
+                "bytes_out": bytes_out,
             },
         )
         return response
 
-    app.register_error_handler(Exception, _error_response)
+    @app.teardown_request
+    def done(_: BaseException | None) -> None:
+        if g.pop("inflight", False):
+            telemetry.inflight.dec()
+
+    def handle(exc: Exception) -> Response:
+        error = to_servekit_error(exc)
+        if type(error) is errors.ServekitError:
+            log.error("unhandled error", exc_info=exc, extra={"request_id": g.get("request_id")})
+        telemetry.errors.labels(error.code).inc()
+        return error_response(error, g.get("request_id", ""))
+
+    app.register_error_handler(Exception, handle)
     return app
 
 
@@ -118,40 +171,3 @@ def _json(document: dict[str, Any], status: int = 200) -> Response:
 def _not_ready(state: ServerState) -> errors.NotReady:
     why = "the server is draining" if state.draining else "the model is not loaded yet"
     return errors.NotReady(f"not ready: {why}", headers={"Retry-After": "1"})
-
-
-def _error_response(exc: Exception) -> Response:
-    """The one place where an exception becomes an HTTP response."""
-    error = exc if isinstance(exc, errors.ServekitError) else _translate(exc)
-    if type(error) is errors.ServekitError:
-        log.error("unhandled error", exc_info=exc, extra={"request_id": g.get("request_id")})
-    response = Response(encode_error(error, g.get("request_id", "")), error.status, mimetype=_JSON)
-    response.headers.update(error.headers)
-    return response
-
-
-def _translate(exc: Exception) -> errors.ServekitError:
-    if not isinstance(exc, HTTPException):
-        return errors.ServekitError("internal error; see the server log")
-    code = exc.code or 500
-    if code == 404:
-        return errors.NotFound(
-            f"no route for {request.method} {request.path}; predictions go to POST /model "
-            "or POST /models/<model_id>/<version>/model"
-        )
-    if code == 405:
-        allowed = ", ".join(getattr(exc, "valid_methods", None) or [])
-        return errors.MethodNotAllowed(
-            f"{request.method} is not allowed on {request.path}; use {allowed}",
-            headers={"Allow": allowed},
-        )
-    if code == 413:
-        limit = request.max_content_length
-        return errors.PayloadTooLarge(
-            f"the request body is larger than the limit of {limit} bytes (SERVEKIT_MAX_BODY_BYTES)"
-        )
-    if code == 415:
-        return errors.UnsupportedMediaType(exc.description or "unsupported media type")
-    if 400 <= code < 500:
-        return errors.BadRequest(exc.description or "bad request")
-    return errors.ServekitError(exc.description or "internal error")

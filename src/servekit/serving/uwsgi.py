@@ -10,16 +10,27 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import NoReturn, Union
 
 from servekit.errors import ConfigError
 from servekit.settings import Settings
+from servekit.telemetry import MULTIPROC_ENV, prepare_multiprocess_dir
 
 __all__ = ["exec_uwsgi", "render_ini", "uwsgi_argv", "uwsgi_binary", "uwsgi_options"]
 
 Option = tuple[str, Union[str, int, bool]]
 WSGI_MODULE = "servekit.serving.wsgi:application"
+
+
+HARAKIRI_EXTRA_SECONDS = 5
+DRAIN_MODULE = "servekit.serving.drain"
+
+
+def run_dir(port: int) -> Path:
+    """The per-port folder for this server's runtime files (metrics, master FIFO)."""
+    return Path(tempfile.gettempdir()) / f"servekit-{port}"
 
 
 def uwsgi_options(settings: Settings, project_dir: Path) -> list[Option]:
@@ -36,7 +47,12 @@ def uwsgi_options(settings: Settings, project_dir: Path) -> list[Option]:
         ("need-app", True),
         ("die-on-term", True),
         ("single-interpreter", True),
-        ("harakiri", settings.timeout),
+        # servekit answers 504 at `timeout`; harakiri only kills code stuck in C.
+        ("harakiri", settings.timeout + HARAKIRI_EXTRA_SECONDS),
+        # SIGTERM -> uWSGI signal 15 in every worker -> servekit.serving.drain.
+        ("master-fifo", str(run_dir(settings.port) / "master.fifo")),
+        ("shared-import", DRAIN_MODULE),
+        ("hook-master-start", "unix_signal:15 uwsgi_route_signal"),
         ("buffer-size", 32768),
         ("disable-logging", True),
         ("ignore-sigpipe", True),
@@ -47,11 +63,15 @@ def uwsgi_options(settings: Settings, project_dir: Path) -> list[Option]:
         ("auto-procname", True),
         ("procname-prefix-spaced", "servekit"),
     ]
+    if settings.metrics_port:
+        options.insert(3, ("http-socket", f"{settings.host}:{settings.metrics_port}"))
     if not settings.preload:
         options.append(("lazy-apps", True))
     if settings.max_requests:
         options.append(("max-requests", settings.max_requests))
         options.append(("max-requests-delta", settings.max_requests_jitter))
+        # uWSGI otherwise ignores max-requests for a worker's first 10 seconds.
+        options.append(("min-worker-lifetime", 1))
     if sys.prefix != sys.base_prefix:  # a virtual environment: uWSGI's Python must use it
         options.append(("home", sys.prefix))
     return options
@@ -92,7 +112,13 @@ def render_ini(options: list[Option]) -> str:
 
 
 def exec_uwsgi(settings: Settings, project_dir: Path) -> NoReturn:
-    """Replace this process with uWSGI serving ``settings``; never returns."""
+    """Replace this process with uWSGI serving ``settings``; never returns.
+
+    Each start gets a clean multi-process metrics directory, so counts from all
+    workers add up and start from zero.
+    """
     binary = uwsgi_binary()
-    env = {**os.environ, **settings.to_env()}
+    default_metrics = run_dir(settings.port) / "metrics"
+    metrics_dir = prepare_multiprocess_dir(settings.metrics_dir or str(default_metrics))
+    env = {**os.environ, **settings.to_env(), MULTIPROC_ENV: str(metrics_dir)}
     os.execve(binary, [binary, *uwsgi_argv(uwsgi_options(settings, project_dir))], env)

@@ -10,18 +10,26 @@ at import time: it is an entry point, imported only by uWSGI.
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
+import signal
 
-from flask import Flask
+# First: a SIGTERM that arrives while a worker is still importing must end it quietly
+# (uWSGI sends workers SIGINT before installing its own handlers), not as a failed load.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-from servekit.errors import ServekitError
-from servekit.http import ServerState, create_app
-from servekit.loading import load_dataplane
-from servekit.logs import configure_logging
-from servekit.serving.chunked import ChunkedInput
-from servekit.settings import Settings
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from flask import Flask  # noqa: E402
+
+from servekit.errors import ServekitError  # noqa: E402
+from servekit.http import ServerState, create_app  # noqa: E402
+from servekit.loading import load_dataplane  # noqa: E402
+from servekit.logs import configure_logging  # noqa: E402
+from servekit.serving import drain  # noqa: E402
+from servekit.serving.chunked import ChunkedInput  # noqa: E402
+from servekit.serving.deadline import Deadline  # noqa: E402
+from servekit.settings import Settings  # noqa: E402
 
 __all__ = ["application", "build"]
 
@@ -40,16 +48,24 @@ def build() -> Flask:
         sys.stderr.flush()
         logging.shutdown()
         os._exit(EXIT_LOAD_FAILED)
-    app = create_app(settings, ServerState(dataplane=plane))
     try:
         import uwsgi  # present only inside uWSGI
     except ImportError:
-        return app
+        return create_app(settings, ServerState(dataplane=plane))
+    state = ServerState(dataplane=plane)
+    drain.watch(state)
+    deadline = Deadline(settings.timeout, _replace_this_worker)
+    app = create_app(settings, state, guard=deadline.guard)
     timeout = min(settings.timeout, 60)
     app.wsgi_app = ChunkedInput(  # type: ignore[method-assign]
         app.wsgi_app, lambda: bytes(uwsgi.chunked_read(timeout)), settings.max_body_bytes
     )
     return app
+
+
+def _replace_this_worker() -> None:
+    """uWSGI's graceful signal for one worker: finish this response, exit, be respawned."""
+    os.kill(os.getpid(), signal.SIGHUP)
 
 
 application = build()

@@ -1,0 +1,142 @@
+"""Graceful drain on SIGTERM, under uWSGI.
+
+uWSGI is told (``--hook-master-start "unix_signal:15 uwsgi_route_signal"``) to turn a
+SIGTERM on its master into uWSGI signal 15, which this module, imported in the master
+with ``--shared-import``, routes to every worker. In each worker the handler:
+
+1. marks the worker's :class:`~servekit.http.state.ServerState` as draining, so
+   ``/readyz`` answers 503 at once while predictions are still served (a load balancer
+   needs a few seconds to stop sending);
+2. after ``drain_seconds``, asks the master (through its FIFO) for a graceful stop:
+   idle workers exit, busy ones finish their request; the master then exits 0;
+3. if ``grace_seconds`` is set, SIGKILLs workers still busy that long after that.
+
+This is an entry-point module (like :mod:`servekit.serving.wsgi`): it registers the
+handler when uWSGI imports it in the master, and does nothing elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+
+from servekit.http.state import ServerState
+from servekit.settings import Settings
+
+__all__ = ["UWSGI_SIGNAL", "watch"]
+
+UWSGI_SIGNAL = 15
+log = logging.getLogger("servekit.drain")
+_states: list[ServerState] = []
+
+
+def watch(state: ServerState) -> None:
+    """Mark ``state`` as draining when this worker is told to drain."""
+    _states.append(state)
+
+
+def _on_sigterm(signum: int) -> None:
+    if any(state.draining for state in _states):
+        return
+    for state in _states:
+        state.draining = True
+    settings = Settings.from_env(os.environ)
+    log.info(
+        "SIGTERM: draining (readiness 503; stopping in %s s)",
+        settings.drain_seconds,
+        extra={"drain_seconds": settings.drain_seconds, "grace_seconds": settings.grace_seconds},
+    )
+    threading.Thread(
+        target=_stop_later, args=(settings,), name="servekit-drain", daemon=True
+    ).start()
+
+
+def _stop_later(settings: Settings) -> None:
+    import uwsgi
+
+    time.sleep(settings.drain_seconds)
+    if settings.grace_seconds:
+        _hard_stop_after(settings.grace_seconds, os.getppid())
+    fifo = uwsgi.opt.get("master-fifo", b"")
+    if isinstance(fifo, list):
+        fifo = fifo[0]
+    path = fifo.decode() if isinstance(fifo, bytes) else str(fifo)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(descriptor, b"q")  # the master's "gracefully stop everything"
+        finally:
+            os.close(descriptor)
+    except OSError as exc:  # the master is already going
+        log.warning("could not ask the uWSGI master to stop: %s", exc)
+    # A worker the master spawned just before its stop began is not on its list: stop
+    # this worker gracefully too (it finishes its request; a stopping master does not
+    # respawn it).
+    time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGHUP)
+
+
+def _hard_stop_after(seconds: int, master: int) -> None:
+    """A detached watchdog: SIGKILL the master's workers still alive after ``seconds``.
+
+    It holds none of the server's descriptors (so log pipes close when uWSGI exits),
+    looks up the workers when it acts (not when the drain began), and ends as soon as
+    the master is gone.
+    """
+    if os.fork() != 0:
+        return
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for descriptor in (0, 1, 2):
+            os.dup2(null, descriptor)
+        os.closerange(3, 65536)
+        deadline = time.monotonic() + seconds
+        while _exists(master) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _exists(master):
+            for pid in _children(master):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _children(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` (from /proc; empty where there is none)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[-1].split()
+                if len(fields) > 1 and int(fields[1]) == parent:
+                    found.append(int(entry))
+    return found
+
+
+def _install() -> None:
+    try:
+        import uwsgi
+    except ImportError:
+        return
+    if uwsgi.worker_id() == 0:  # in the master: the registration is inherited by workers
+        uwsgi.register_signal(UWSGI_SIGNAL, "workers", _on_sigterm)
+
+
+_install()

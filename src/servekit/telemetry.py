@@ -1,0 +1,173 @@
+"""servekit's own Prometheus metrics, and their exposition (single or multi-process).
+
+Under uWSGI every worker is a separate process, so ``servekit serve`` gives each server
+start a clean directory and sets ``PROMETHEUS_MULTIPROC_DIR`` for the workers:
+prometheus_client then keeps each worker's values in files there, and ``/metrics`` adds
+them up with its ``MultiProcessCollector``. Counts of recycled or killed workers stay
+(their files remain); their live gauges (in-flight requests) are dropped at scrape time.
+
+No metric is created at import: :class:`ServerMetrics` takes the registry to use.
+Labels are bounded: route templates, status codes and error codes only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+__all__ = [
+    "LATENCY_BUCKETS",
+    "MULTIPROC_ENV",
+    "ServerMetrics",
+    "exposition",
+    "prepare_multiprocess_dir",
+]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+SIZE_BUCKETS = (100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8)
+_LIVE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
+
+
+class ServerMetrics:
+    """The metrics every servekit server exports, registered in ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "servekit_requests_total",
+            "Requests answered, by route and HTTP status code.",
+            ["route", "code"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "servekit_request_duration_seconds",
+            "Time from request start to response, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.model_seconds = Histogram(
+            "servekit_model_duration_seconds",
+            "Time spent in the model's own code.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.request_bytes = Histogram(
+            "servekit_request_size_bytes",
+            "Request body sizes, by route.",
+            ["route"],
+            buckets=SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.response_bytes = Histogram(
+            "servekit_response_size_bytes",
+            "Response body sizes, by route.",
+            ["route"],
+            buckets=SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.inflight = Gauge(
+            "servekit_inflight_requests",
+            "Requests being handled now.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.load_seconds = Gauge(
+            "servekit_model_load_seconds",
+            "Seconds the model took to load (the slowest worker).",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.errors = Counter(
+            "servekit_model_errors_total",
+            "Error responses, by servekit error code (MODEL_ERROR, INVALID_ARGUMENTS, ...).",
+            ["code"],
+            registry=registry,
+        )
+        self.auth_failures = Counter(
+            "servekit_auth_failures_total",
+            "Requests refused for a missing or invalid access token.",
+            registry=registry,
+        )
+        self.build_info = Gauge(
+            "servekit_build_info",
+            "Always 1: what is serving.",
+            ["version", "model_name", "model_version"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+
+    def observe(self, route: str, code: int, seconds: float, bytes_in: int, bytes_out: int) -> None:
+        """Record one answered request."""
+        self.requests.labels(route, str(code)).inc()
+        self.request_seconds.labels(route).observe(seconds)
+        self.request_bytes.labels(route).observe(bytes_in)
+        self.response_bytes.labels(route).observe(bytes_out)
+
+
+def multiprocess_dir() -> str | None:
+    """The multi-process metrics directory, when this process runs under one."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def exposition(*registries: CollectorRegistry) -> bytes:
+    """The text exposition: all workers' files in multi-process mode, else ``registries``."""
+    path = multiprocess_dir()
+    if path is None:
+        return b"".join(generate_latest(r) for r in registries)
+    _forget_dead_workers(path)
+    combined = CollectorRegistry()
+    multiprocess.MultiProcessCollector(combined, path=path)  # type: ignore[no-untyped-call]
+    return generate_latest(combined)
+
+
+def _forget_dead_workers(path: str) -> None:
+    """Drop the live gauges of worker processes that no longer exist."""
+    for name in os.listdir(path):
+        match = _LIVE_FILE.match(name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass  # alive, owned by someone else
+
+
+def prepare_multiprocess_dir(path: str) -> Path:
+    """A clean metrics directory for one server start (emptied if it exists)."""
+    base = Path(path)
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    return base
