@@ -4,11 +4,14 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 
 from servekit.core.binding import Binder, BoundCall, Call
+from servekit.core.dataplane import DataPlane
+from servekit.core.envelope import Release
 from servekit.core.signature import Signature
-from servekit.errors import InvalidArguments
+from servekit.errors import BadRequest, InvalidArguments
 
 
 def bind(fn: Callable[..., Any], root: str, values: dict[str, Any] | list[Any]) -> BoundCall:
@@ -374,3 +377,39 @@ def test_a_binder_is_reusable_across_requests() -> None:
     with pytest.raises(InvalidArguments):
         binder.bind(Call("data", {"a": "x"}))
     assert binder.bind(Call("parameters", [2])).args == (2,)
+
+
+@dataclasses.dataclass
+class Tree:
+    kids: list["Tree"] = dataclasses.field(default_factory=list)
+
+
+def grow(depth: int) -> dict[str, Any]:
+    return {"kids": [grow(depth - 1)]} if depth else {}
+
+
+def test_deeply_nested_recursive_types_are_a_400_not_a_crash() -> None:
+    def predict(t: Tree) -> int:
+        return 1
+
+    class Echo:
+        kind = "python"
+
+        def load(self) -> None: ...
+        def signature(self) -> Signature:
+            return Signature.from_callable(predict)
+
+        def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return 1
+
+        def details(self) -> dict[str, Any]:
+            return {}
+
+        def close(self) -> None: ...
+
+    plane = DataPlane(Echo(), Release("0", "m", "1"))
+    shallow = b'{"data": {"t": ' + orjson.dumps(grow(20)) + b"}}"
+    assert orjson.loads(plane.predict(shallow, "r").body)["result"] == 1
+    deep = b'{"data": {"t": ' + b'{"kids": [' * 450 + b"{}" + b"]}" * 450 + b"}}"
+    with pytest.raises(BadRequest, match="nested too deeply"):
+        plane.predict(deep, "r")

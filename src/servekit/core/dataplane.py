@@ -17,7 +17,7 @@ from typing import Any
 from servekit.core.binding import Binder, BoundCall
 from servekit.core.encoding import EncodeError, encode
 from servekit.core.envelope import Release, parse_request
-from servekit.errors import ModelError
+from servekit.errors import BadRequest, ModelError
 from servekit.runtimes.base import Runtime
 
 __all__ = ["Answer", "DataPlane"]
@@ -53,7 +53,13 @@ class DataPlane:
 
     def bind(self, body: bytes) -> BoundCall:
         """Decode and bind a request body; raises BadJson, BadRequest or InvalidArguments."""
-        return self.binder.bind(parse_request(body))
+        call = parse_request(body)
+        try:
+            return self.binder.bind(call)
+        except RecursionError:  # recursive types fed JSON nested deeper than Python allows
+            raise BadRequest(
+                "the request is nested too deeply for the model's argument types"
+            ) from None
 
     def call(self, bound: BoundCall, request_id: str) -> Any:
         """Run the model on bound arguments; its exceptions become ModelError (logged)."""
