@@ -103,6 +103,18 @@ def serve(ns: argparse.Namespace) -> int:
         from servekit.serving.dev import run_dev_server
 
         return run_dev_server(settings, project_dir)
+    logging.getLogger("servekit").info(
+        "starting",
+        extra={
+            "target": settings.target,
+            "host": settings.host,
+            "port": settings.port,
+            "processes": settings.worker_processes,
+            "threads": settings.threads,
+            "preload": settings.preload,
+            "version": __version__,
+        },
+    )
     return exec_uwsgi(settings, project_dir)
 
 

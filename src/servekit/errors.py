@@ -16,6 +16,7 @@ The tree::
     ├── NotFound                  404 NOT_FOUND
     ├── MethodNotAllowed          405 METHOD_NOT_ALLOWED
     ├── PayloadTooLarge           413 PAYLOAD_TOO_LARGE
+    ├── HeadersTooLarge           431 HEADERS_TOO_LARGE
     ├── UnsupportedMediaType      415 UNSUPPORTED_MEDIA_TYPE
     ├── ModelError                500 MODEL_ERROR           the user's code raised
     ├── NotReady                  503 NOT_READY             model not loaded yet, or draining
@@ -34,6 +35,7 @@ __all__ = [
     "BadJson",
     "BadRequest",
     "ConfigError",
+    "HeadersTooLarge",
     "InvalidArguments",
     "LoadError",
     "MethodNotAllowed",
@@ -162,6 +164,13 @@ class PayloadTooLarge(ServekitError):
 
     status = 413
     code = "PAYLOAD_TOO_LARGE"
+
+
+class HeadersTooLarge(ServekitError):
+    """The request's headers are larger than servekit accepts."""
+
+    status = 431
+    code = "HEADERS_TOO_LARGE"
 
 
 class UnsupportedMediaType(ServekitError):

@@ -2,19 +2,29 @@
 
 :func:`configure_logging` is called by the entry points (CLI, uWSGI worker), never at
 import. Fields passed with ``extra=`` (``request_id``, ``route``, ``code``, ...) become
-keys of the JSON line.
+keys of the JSON line. Every record made while a request is handled carries that
+request's id (:data:`request_id_var`), the model's own log records too.
+
+:func:`capture_prints` turns what user code prints into log records (one per line,
+logger ``servekit.user``), so a stray ``print`` never breaks the JSON log format.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import sys
+import threading
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "capture_prints", "configure_logging", "request_id_var"]
+
+request_id_var: ContextVar[str | None] = ContextVar("servekit_request_id", default=None)
+"""The id of the request being handled in this thread, if any."""
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -46,9 +56,61 @@ class _TextFormatter(logging.Formatter):
         return f"{text} {extras}" if extras else text
 
 
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            request_id = request_id_var.get()
+            if request_id is not None:
+                record.request_id = request_id
+        return True
+
+
+class _PrintToLog(io.TextIOBase):
+    """A stand-in for sys.stdout / sys.stderr: each printed line becomes a log record."""
+
+    def __init__(self, logger: logging.Logger, level: int) -> None:
+        self._logger = logger
+        self._level = level
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self._logger.log(self._level, "%s", line)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            line, self._pending = self._pending, ""
+        if line.strip():
+            self._logger.log(self._level, "%s", line)
+
+
+def capture_prints() -> None:
+    """Route ``print`` (stdout) and stray stderr writes through logging."""
+    sys.stdout = _PrintToLog(logging.getLogger("servekit.user.stdout"), logging.INFO)
+    sys.stderr = _PrintToLog(logging.getLogger("servekit.user.stderr"), logging.WARNING)
+
+
 def configure_logging(log_format: str = "json", level: str = "info") -> None:
-    """Send servekit's (and the user's) log records to stderr in the chosen format."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send servekit's (and the user's) log records to stderr in the chosen format.
+
+    The handler writes to the process's real stderr, so :func:`capture_prints` can
+    replace ``sys.stderr`` without looping.
+    """
+    handler = logging.StreamHandler(sys.__stderr__)
+    handler.addFilter(_RequestIdFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

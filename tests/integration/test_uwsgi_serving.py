@@ -118,7 +118,15 @@ def test_preload_loads_once_in_the_master(serve, project: Path) -> None:
             "UNSUPPORTED_MEDIA_TYPE",
             "application/json",
         ),
-        (b"x" * 2048, {}, 413, "PAYLOAD_TOO_LARGE", "1024 bytes"),
+        (b"x" * 5000, {}, 413, "PAYLOAD_TOO_LARGE", "4096 bytes"),
+        (
+            b'{"data": {"start": ' + b"[" * 1100 + b"]" * 1100 + b"}}",
+            {},
+            400,
+            "BAD_JSON",
+            "depth limit",
+        ),
+        (b'{"data": {}}', {"X-Big": "y" * 40_000}, 431, "HEADERS_TOO_LARGE", "32768 bytes"),
     ],
 )
 def test_bad_input_gets_its_code_and_names_the_field(
@@ -130,7 +138,7 @@ def test_bad_input_gets_its_code_and_names_the_field(
     code: str,
     needle: str,
 ) -> None:
-    server = serve(f"{project}/model.py:predict", "--processes", "1", "--max-body-bytes", "1024")
+    server = serve(f"{project}/model.py:predict", "--processes", "1", "--max-body-bytes", "4096")
     reply = http(
         "POST", f"{server.url}/model", body, {"Content-Type": "application/json", **headers}
     )

@@ -24,6 +24,7 @@ from servekit._version import __version__
 from servekit.auth import build_authenticator
 from servekit.http.errors import error_response, to_servekit_error
 from servekit.http.state import ServerState
+from servekit.logs import request_id_var
 from servekit.settings import Settings
 from servekit.telemetry import ServerMetrics, exposition
 
@@ -38,6 +39,8 @@ _PREDICT_ROUTES = ("/model", "/models/<model_id>/<version>/model")
 _LIVE_ROUTES = ("/healthz", "/v2/health/live")
 _READY_ROUTES = ("/readyz", "/v2/health/ready")
 _METRICS_ROUTE = "/metrics"
+MAX_HEADER_BYTES = 32 * 1024
+"""Headers (with the request line) above this get 431; uWSGI's buffer allows 64 KiB."""
 
 
 def create_app(
@@ -112,8 +115,13 @@ def create_app(
         g.started = time.perf_counter()
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id_token = request_id_var.set(g.request_id)
         telemetry.inflight.inc()
         g.inflight = True
+        if _header_bytes(request.environ) > MAX_HEADER_BYTES:
+            raise errors.HeadersTooLarge(
+                f"the request headers are larger than {MAX_HEADER_BYTES} bytes"
+            )
         if metrics_port and (request.environ.get("SERVER_PORT") == metrics_port) != (
             request.endpoint == _METRICS_ROUTE
         ):
@@ -152,6 +160,9 @@ def create_app(
     def done(_: BaseException | None) -> None:
         if g.pop("inflight", False):
             telemetry.inflight.dec()
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
 
     def handle(exc: Exception) -> Response:
         error = to_servekit_error(exc)
@@ -162,6 +173,14 @@ def create_app(
 
     app.register_error_handler(Exception, handle)
     return app
+
+
+def _header_bytes(environ: dict[str, Any]) -> int:
+    size = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            size += len(key) + len(value)
+    return size
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response:

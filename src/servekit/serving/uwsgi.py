@@ -53,7 +53,8 @@ def uwsgi_options(settings: Settings, project_dir: Path) -> list[Option]:
         ("master-fifo", str(run_dir(settings.port) / "master.fifo")),
         ("shared-import", DRAIN_MODULE),
         ("hook-master-start", "unix_signal:15 uwsgi_route_signal"),
-        ("buffer-size", 32768),
+        # The largest uWSGI allows: servekit itself answers 431 past 32 KiB of headers.
+        ("buffer-size", 65535),
         ("disable-logging", True),
         ("ignore-sigpipe", True),
         ("ignore-write-errors", True),

@@ -18,14 +18,13 @@ signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 import logging  # noqa: E402
 import os  # noqa: E402
-import sys  # noqa: E402
 
 from flask import Flask  # noqa: E402
 
 from servekit.errors import ServekitError  # noqa: E402
 from servekit.http import ServerState, create_app  # noqa: E402
 from servekit.loading import load_dataplane  # noqa: E402
-from servekit.logs import configure_logging  # noqa: E402
+from servekit.logs import capture_prints, configure_logging  # noqa: E402
 from servekit.serving import drain  # noqa: E402
 from servekit.serving.chunked import ChunkedInput  # noqa: E402
 from servekit.serving.deadline import Deadline  # noqa: E402
@@ -40,12 +39,12 @@ def build() -> Flask:
     """Read settings, load the model and return the app; exit 22 if loading fails."""
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_format, settings.log_level)
+    capture_prints()  # what the model prints (at load too) becomes log lines
     try:
         plane = load_dataplane(settings)
     except ServekitError as exc:
         traceback_text = getattr(exc, "traceback_text", "")
-        sys.stderr.write(f"servekit: error: {exc.message}\n{traceback_text}")
-        sys.stderr.flush()
+        os.write(2, f"servekit: error: {exc.message}\n{traceback_text}".encode())
         logging.shutdown()
         os._exit(EXIT_LOAD_FAILED)
     try:
