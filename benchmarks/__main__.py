@@ -1,0 +1,240 @@
+"""``python -m benchmarks``: servekit against a bare Flask + uWSGI baseline, in one run.
+
+Writes ``benchmarks/results/latest.json`` and prints a markdown table with each figure
+for servekit and the baseline and their ratio. ``--short`` is the CI version (echo model,
+shorter loops); ``--check`` exits 1 only when servekit breaks the product promise (p99
+over 50 ms at 100 requests/s, or any error). ``--micro`` runs the in-process
+microbenchmarks with pytest-benchmark instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.load import closed_loop, open_loop
+from benchmarks.servers import ROOT, start
+
+MODELS: dict[str, tuple[str, dict[str, Any], bytes]] = {
+    "echo": (
+        "benchmarks/models/echo.py:predict",
+        {
+            "data": {
+                "payload": {
+                    "id": 12345,
+                    "name": "benchmark",
+                    "values": [1.5, 2.5, 3.5],
+                    "flag": True,
+                }
+            }
+        },
+        b'"result"',
+    ),
+    "numpy": (
+        "benchmarks/models/logreg.py:predict",
+        {"data": {"features": [round(0.05 * i, 2) for i in range(20)]}},
+        b'"probability"',
+    ),
+}
+PROMISE_P99_MS = 50.0
+TARGETS = {
+    "p99_ms": 5.0,
+    "p50_ratio": 1.2,
+    "saturation_ratio": 0.85,
+    "cold_start_s": 1.5,
+    "worker_rss_mb": 80.0,
+}
+
+
+def layout() -> tuple[str, int, int]:
+    """(server cpus for taskset, server processes, load generator cpu)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return str(cores[0]), 1, cores[0]
+    server = cores[:-1]
+    return ",".join(map(str, server)), len(server), cores[-1]
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run(models: list[str], open_seconds: float, closed_seconds: float) -> dict[str, Any]:
+    server_cpus, processes, load_cpu = layout()
+    os.sched_setaffinity(0, {load_cpu})  # this process is the open-loop generator
+    print(f"# machine: {machine()}", flush=True)
+    print(
+        f"# servers pinned to CPU {server_cpus} ({processes} process(es), 1 thread); "
+        f"load generators pinned to CPU {load_cpu}",
+        flush=True,
+    )
+    results: list[dict[str, Any]] = []
+    port = 18600
+    for model in models:
+        target, document, expect = MODELS[model]
+        body = json.dumps(document).encode()
+        for name in ("baseline", "servekit"):
+            port += 1
+            server = start(
+                name, str(ROOT / target), port, processes, server_cpus, ("/model", body, expect)
+            )
+            try:
+                time.sleep(0.5)  # all workers up
+                opened = open_loop(port, "/model", body, expect, rate=100.0, seconds=open_seconds)
+                closed = closed_loop(
+                    port, "/model", body, seconds=closed_seconds, cpu=str(load_cpu)
+                )
+            finally:
+                server.stop()
+            row = {
+                "server": name,
+                "model": model,
+                "open_loop": opened.to_dict(),
+                "closed_loop": closed.to_dict(),
+                "cold_start_s": round(server.cold_start_s, 3),
+                "peak_tree_rss_mb": round(server.peak_tree_mb, 1),
+                "peak_worker_rss_mb": round(server.peak_worker_mb, 1),
+            }
+            results.append(row)
+            print(
+                f"# {model:6} {name:9} p50 {opened.p50_ms:.2f} ms  p99 {opened.p99_ms:.2f} "
+                f"ms  errors {opened.errors + closed.errors}  {closed.requests_per_second:.0f}"
+                f" req/s",
+                flush=True,
+            )
+    return {
+        "machine": machine(),
+        "layout": {"server_cpus": server_cpus, "processes": processes, "load_cpu": load_cpu},
+        "open_seconds": open_seconds,
+        "closed_seconds": closed_seconds,
+        "runs": results,
+    }
+
+
+def table(report: dict[str, Any]) -> str:
+    """The markdown table: every figure for servekit and the baseline, and their ratio."""
+    lines = [
+        "| model | figure | servekit | baseline | servekit/baseline |",
+        "|---|---|---:|---:|---:|",
+    ]
+    figures = [
+        ("p50 ms @100 rps", lambda r: r["open_loop"]["p50_ms"]),
+        ("p90 ms @100 rps", lambda r: r["open_loop"]["p90_ms"]),
+        ("p99 ms @100 rps", lambda r: r["open_loop"]["p99_ms"]),
+        ("max ms @100 rps", lambda r: r["open_loop"]["max_ms"]),
+        ("errors", lambda r: r["open_loop"]["errors"] + r["closed_loop"]["errors"]),
+        ("saturation req/s", lambda r: r["closed_loop"]["requests_per_second"]),
+        ("cold start s", lambda r: r["cold_start_s"]),
+        ("peak RSS per worker MB", lambda r: r["peak_worker_rss_mb"]),
+        ("peak RSS process tree MB", lambda r: r["peak_tree_rss_mb"]),
+    ]
+    runs = {(r["model"], r["server"]): r for r in report["runs"]}
+    for model in dict.fromkeys(r["model"] for r in report["runs"]):
+        ours, base = runs[(model, "servekit")], runs[(model, "baseline")]
+        for label, get in figures:
+            a, b = get(ours), get(base)
+            ratio = f"{a / b:.2f}" if b else "-"
+            lines.append(f"| {model} | {label} | {a:.2f} | {b:.2f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def verdicts(report: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(broken promises, missed targets) for servekit."""
+    broken, missed = [], []
+    runs = {(r["model"], r["server"]): r for r in report["runs"]}
+    for (model, name), r in runs.items():
+        if name != "servekit":
+            continue
+        base = runs[(model, "baseline")]
+        p99 = r["open_loop"]["p99_ms"]
+        errors = r["open_loop"]["errors"] + r["closed_loop"]["errors"]
+        if p99 > PROMISE_P99_MS or errors:
+            broken.append(
+                f"{model}: p99 {p99:.1f} ms, {errors} errors "
+                f"({r['open_loop']['first_error'][:120]})"
+            )
+        if model != "echo":
+            continue
+        checks = [
+            (p99 <= TARGETS["p99_ms"], f"p99 {p99:.2f} ms > {TARGETS['p99_ms']} ms"),
+            (
+                r["open_loop"]["p50_ms"] <= TARGETS["p50_ratio"] * base["open_loop"]["p50_ms"],
+                "p50 over 1.2x the baseline's",
+            ),
+            (
+                r["closed_loop"]["requests_per_second"]
+                >= TARGETS["saturation_ratio"] * base["closed_loop"]["requests_per_second"],
+                "saturation under 0.85x baseline",
+            ),
+            (r["cold_start_s"] < TARGETS["cold_start_s"], f"cold start {r['cold_start_s']} s"),
+            (
+                r["peak_worker_rss_mb"] < TARGETS["worker_rss_mb"],
+                f"worker RSS {r['peak_worker_rss_mb']} MB",
+            ),
+        ]
+        missed += [f"{model}: {text}" for ok, text in checks if not ok]
+    return broken, missed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--short", action="store_true", help="CI version: echo, short loops")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if servekit breaks the product promise"
+    )
+    parser.add_argument("--micro", action="store_true", help="run the microbenchmarks")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/latest.json"))
+    args = parser.parse_args(argv)
+    if args.micro:
+        return subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                str(ROOT / "benchmarks/micro"),
+                "--benchmark-enable",
+                "--benchmark-only",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ],
+            cwd=ROOT,
+        )
+    models = ["echo"] if args.short else ["echo", "numpy"]
+    report = run(
+        models, open_seconds=10 if args.short else 20, closed_seconds=5 if args.short else 10
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    broken, missed = verdicts(report)
+    for line in missed:
+        print(f"# target missed (not a failure): {line}")
+    for line in broken:
+        print(f"# PRODUCT PROMISE BROKEN: {line}")
+    print(f"# results written to {args.out}")
+    return 1 if args.check and broken else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

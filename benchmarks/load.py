@@ -1,0 +1,184 @@
+"""Load generators: an open loop at a fixed rate (own asyncio client) and wrk's closed loop.
+
+Open loop: request i is due at ``start + i / rate``; its latency runs from that scheduled
+time to the last byte of the answer, so a server (or client) that falls behind shows as
+latency instead of being hidden (no coordinated omission). Every loop is bounded in
+count and in time, and only talks to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["ClosedLoop", "OpenLoop", "closed_loop", "open_loop"]
+
+
+@dataclass(frozen=True)
+class OpenLoop:
+    """Latencies (ms) of an open-loop run and what went wrong."""
+
+    rate: float
+    seconds: float
+    sent: int
+    errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    first_error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+async def _one(port: int, request: bytes, expect: bytes, timeout: float) -> str:
+    """Send one request on a new connection; '' when the answer is a 200 with ``expect``."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+        writer.write(request)
+        answer = await asyncio.wait_for(reader.read(), timeout)
+        writer.close()
+    except (OSError, asyncio.TimeoutError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    status = answer[9:12]
+    if status != b"200":
+        return f"HTTP {status.decode(errors='replace')}: {answer[-200:]!r}"
+    if expect not in answer:
+        return f"unexpected body: {answer[-200:]!r}"
+    return ""
+
+
+def http_request(path: str, body: bytes) -> bytes:
+    """A complete HTTP/1.1 POST with a JSON body and Connection: close."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _open_loop(
+    port: int, request: bytes, expect: bytes, rate: float, seconds: float, timeout: float
+) -> OpenLoop:
+    count = int(rate * seconds)
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def fire(due: float) -> None:
+        error = await _one(port, request, expect, timeout)
+        latencies.append((loop.time() - due) * 1000)
+        if error:
+            errors.append(error)
+
+    tasks = []
+    for i in range(count):
+        due = start + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(fire(due)))
+    await asyncio.gather(*tasks)
+    ordered = sorted(latencies)
+    return OpenLoop(
+        rate,
+        seconds,
+        count,
+        len(errors),
+        _percentile(ordered, 0.50),
+        _percentile(ordered, 0.90),
+        _percentile(ordered, 0.99),
+        ordered[-1] if ordered else float("nan"),
+        errors[0] if errors else "",
+    )
+
+
+def open_loop(
+    port: int,
+    path: str,
+    body: bytes,
+    expect: bytes,
+    rate: float = 100.0,
+    seconds: float = 10.0,
+    timeout: float = 5.0,
+) -> OpenLoop:
+    """Send ``rate`` requests a second for ``seconds`` seconds; report latency percentiles."""
+    return asyncio.run(_open_loop(port, http_request(path, body), expect, rate, seconds, timeout))
+
+
+@dataclass(frozen=True)
+class ClosedLoop:
+    """wrk's saturation throughput and its errors."""
+
+    connections: int
+    seconds: float
+    requests_per_second: float
+    errors: int
+    raw: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "raw"}
+
+
+_LUA = """wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Connection"] = "close"
+"""
+
+
+def closed_loop(
+    port: int,
+    path: str,
+    body: bytes,
+    seconds: float = 5.0,
+    connections: int = 8,
+    cpu: str | None = None,
+    workdir: str = "/tmp",
+) -> ClosedLoop:
+    """Run wrk against the server (one thread, ``connections`` connections) for ``seconds``."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk (scripts/test does it)")
+    script = f"{workdir}/servekit-bench-{port}.lua"
+    lua_body = "[==[" + body.decode() + "]==]"
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(_LUA.format(body=lua_body))
+    command = [
+        wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "-s",
+        script,
+        f"http://127.0.0.1:{port}{path}",
+    ]
+    if cpu is not None:
+        command = ["taskset", "-c", cpu, *command]
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 30, check=True
+    ).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+        r"timeout (\d+)",
+        output,
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:  # 'read' counts the server closing each connection, as it should
+        errors += sum(int(socket_errors.group(i)) for i in (1, 3, 4))
+    return ClosedLoop(connections, seconds, float(rate.group(1)) if rate else 0.0, errors, output)

@@ -1,0 +1,1 @@
+"""Models the benchmarks serve: the same functions for servekit and the baseline."""

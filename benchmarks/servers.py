@@ -1,0 +1,167 @@
+"""Start the two servers under test the same way: uWSGI, same processes, same cores.
+
+``servekit`` is started with its real command (``python -m servekit serve``); the baseline
+is a bare Flask app on uWSGI (:mod:`benchmarks.baseline_app`). Each runs pinned to the
+server cores (taskset), its cold start is timed from process start to the first correct
+answer, and the resident memory of its whole process tree is sampled while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.load import _one, http_request
+
+__all__ = ["Server", "start"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    parent = int(f.read().rsplit(b")", 1)[-1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class Server:
+    """A running server, its cold start, and its peak memory so far."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    cold_start_s: float = 0.0
+    peak_tree_mb: float = 0.0
+    peak_worker_mb: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def sample_memory(self) -> None:
+        """Sample RSS every 100 ms until stopped (run in a thread)."""
+        while not self._stop.wait(0.1):
+            pids = _tree(self.process.pid)
+            sizes = [_rss_mb(p) for p in pids]
+            self.peak_tree_mb = max(self.peak_tree_mb, sum(sizes))
+            workers = [_rss_mb(p) for p in pids if p != self.process.pid]
+            if workers:
+                self.peak_worker_mb = max(self.peak_worker_mb, max(workers))
+
+    def stop(self) -> None:
+        """SIGTERM by PID, bounded wait, SIGKILL of its group if needed."""
+        self._stop.set()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+def start(
+    name: str,
+    target: str,
+    port: int,
+    processes: int,
+    cpus: str,
+    probe: tuple[str, bytes, bytes],
+    timeout: float = 30.0,
+) -> Server:
+    """Start ``servekit`` or ``baseline`` serving ``target``; wait for a correct answer."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if name == "servekit":
+        command = [
+            sys.executable,
+            "-m",
+            "servekit",
+            "serve",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--processes",
+            str(processes),
+            "--threads",
+            "1",
+            "--drain-seconds",
+            "0",
+        ]
+    else:
+        env["BENCH_TARGET"] = target
+        uwsgi = Path(sys.executable).with_name("uwsgi")
+        command = [
+            str(uwsgi) if uwsgi.exists() else "uwsgi",
+            "--master",
+            "--die-on-term",
+            "--http-socket",
+            f"127.0.0.1:{port}",
+            "--processes",
+            str(processes),
+            "--threads",
+            "1",
+            "--enable-threads",
+            "--lazy-apps",
+            "--need-app",
+            "--single-interpreter",
+            "--disable-logging",
+            "--thunder-lock",
+            "--module",
+            "benchmarks.baseline_app:app",
+        ]
+        if sys.prefix != sys.base_prefix:
+            command += ["--home", sys.prefix]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        ["taskset", "-c", cpus, *command],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    server = Server(name, process, port)
+    threading.Thread(target=server.sample_memory, daemon=True).start()
+    path, body, expect = probe
+    request = http_request(path, body)
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode} during start")
+        if not asyncio.run(_one(port, request, expect, 1.0)):
+            server.cold_start_s = time.perf_counter() - started
+            return server
+        time.sleep(0.01)
+    server.stop()
+    raise RuntimeError(f"{name} gave no correct answer within {timeout} s")
