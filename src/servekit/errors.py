@@ -35,6 +35,7 @@ __all__ = [
     "BadJson",
     "BadRequest",
     "ConfigError",
+    "DeadlineExpired",
     "HeadersTooLarge",
     "InvalidArguments",
     "LoadError",
@@ -220,3 +221,9 @@ class ConfigError(ServekitError):
 
     status = 500
     code = "CONFIG_ERROR"
+
+
+class DeadlineExpired(BaseException):
+    """Raised inside a request's code when its time is up (not a ServekitError: it must
+    pass through the model's ``except Exception`` and the data plane to the deadline,
+    which answers :class:`Timeout`)."""

@@ -14,14 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 import orjson
 
-__all__ = ["JsonFormatter", "capture_prints", "configure_logging", "request_id_var"]
+__all__ = [
+    "AccessLog",
+    "JsonFormatter",
+    "capture_prints",
+    "configure_logging",
+    "request_id_var",
+]
 
 request_id_var: ContextVar[str | None] = ContextVar("servekit_request_id", default=None)
 """The id of the request being handled in this thread, if any."""
@@ -120,3 +129,47 @@ def configure_logging(log_format: str = "json", level: str = "info") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+class AccessLog:
+    """The one line per request, written straight to stderr in the configured format.
+
+    It is on every request's path, so it skips the logging machinery (record, filters,
+    formatter: about 25 us) and writes one pre-formatted line (a few us). The line has
+    the same shape as every other log line (``logger`` is ``servekit.access``).
+    """
+
+    def __init__(
+        self,
+        log_format: str = "json",
+        level: str = "info",
+        write: Callable[[bytes], object] | None = None,
+    ) -> None:
+        self.enabled = logging.getLevelName(level.upper()) <= logging.INFO
+        self._json = log_format == "json"
+        self._write = write if write is not None else (lambda data: os.write(2, data))
+
+    def request(self, fields: dict[str, Any]) -> None:
+        """Write the line for one answered request."""
+        if not self.enabled:
+            return
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        stamp = f"{stamp}.{int(now * 1000) % 1000:03d}Z"
+        if self._json:
+            line = (
+                orjson.dumps(
+                    {
+                        "time": stamp,
+                        "level": "info",
+                        "logger": "servekit.access",
+                        "message": "request",
+                        **fields,
+                    }
+                )
+                + b"\n"
+            )
+        else:
+            pairs = " ".join(f"{key}={value}" for key, value in fields.items())
+            line = f"{stamp} INFO servekit.access: request {pairs}\n".encode()
+        self._write(line)

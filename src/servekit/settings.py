@@ -112,8 +112,9 @@ class Settings:
     )
     metrics_dir: str = _setting(
         "",
-        "Directory for the worker processes' metric files, emptied at every start. "
-        "Default: `/tmp/servekit-<port>/metrics`.",
+        "Folder for each start's runtime files (workers' metric files, the uWSGI master "
+        "FIFO), in a new `start-<pid>` subfolder; those of dead servers are removed. "
+        "Default: `/tmp/servekit-<port>`.",
     )
     dev: bool = _setting(
         False,
@@ -210,4 +211,4 @@ def parse_value(name: str, kind: type, raw: str) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(f"{env_name(name)} must be an integer, got {raw!r}") from None
-    return text
+    return text.lower() if name in ("log_format", "log_level") else text

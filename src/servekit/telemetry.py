@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,7 +32,7 @@ __all__ = [
     "MULTIPROC_ENV",
     "ServerMetrics",
     "exposition",
-    "prepare_multiprocess_dir",
+    "prepare_start_dir",
 ]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -61,6 +62,8 @@ class ServerMetrics:
     """The metrics every servekit server exports, registered in ``registry``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._per_route: dict[tuple[str, int], tuple[Any, Any, Any, Any]] = {}
+        self._per_error: dict[str, Any] = {}
         self.requests = Counter(
             "servekit_requests_total",
             "Requests answered, by route and HTTP status code.",
@@ -127,10 +130,27 @@ class ServerMetrics:
 
     def observe(self, route: str, code: int, seconds: float, bytes_in: int, bytes_out: int) -> None:
         """Record one answered request."""
-        self.requests.labels(route, str(code)).inc()
-        self.request_seconds.labels(route).observe(seconds)
-        self.request_bytes.labels(route).observe(bytes_in)
-        self.response_bytes.labels(route).observe(bytes_out)
+        children = self._per_route.get((route, code))
+        if children is None:  # labels() validates and locks: look each series up once
+            children = (
+                self.requests.labels(route, str(code)),
+                self.request_seconds.labels(route),
+                self.request_bytes.labels(route),
+                self.response_bytes.labels(route),
+            )
+            self._per_route[(route, code)] = children
+        requests, request_seconds, request_bytes, response_bytes = children
+        requests.inc()
+        request_seconds.observe(seconds)
+        request_bytes.observe(bytes_in)
+        response_bytes.observe(bytes_out)
+
+    def error(self, code: str) -> None:
+        """Count one error response by its servekit error code."""
+        child = self._per_error.get(code)
+        if child is None:
+            child = self._per_error[code] = self.errors.labels(code)
+        child.inc()
 
 
 def multiprocess_dir() -> str | None:
@@ -164,10 +184,31 @@ def _forget_dead_workers(path: str) -> None:
             pass  # alive, owned by someone else
 
 
-def prepare_multiprocess_dir(path: str) -> Path:
-    """A clean metrics directory for one server start (emptied if it exists)."""
-    base = Path(path)
-    if base.exists():
-        shutil.rmtree(base)
-    base.mkdir(parents=True)
-    return base
+def prepare_start_dir(parent: Path, pid: int) -> Path:
+    """A new, empty folder for one server start: ``parent/start-<pid>``.
+
+    ``pid`` is the server's (``servekit serve`` execs uWSGI, so it is the master's). Folders
+    of earlier starts whose process is gone are removed; those of a live server (say,
+    another start on the same port that is still serving) are left alone, as is
+    anything else in ``parent``.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob("start-*"):
+        owner = stale.name.removeprefix("start-")
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(stale, ignore_errors=True)
+    here = parent / f"start-{pid}"
+    if here.exists():  # a dead server with our (reused) pid
+        shutil.rmtree(here)
+    (here / "metrics").mkdir(parents=True)
+    return here
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

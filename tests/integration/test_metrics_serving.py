@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, http, post_json, write_project
+from tests.conftest import free_port, http, post_json, run_cli, write_project
 from tests.metrics_parsing import value
 
 pytestmark = pytest.mark.integration
@@ -103,3 +103,35 @@ def test_metrics_on_their_own_port(serve, tmp_path: Path) -> None:
     assert side.status == 200
     assert value(side.raw.decode(), "servekit_requests_total", route="/model", code="200") == 1
     assert post_json(f"http://127.0.0.1:{metrics_port}/model", {"data": {"x": 2}}).status == 404
+
+
+def test_a_custom_metrics_folder_works(serve, tmp_path: Path) -> None:
+    write_project(tmp_path, {"model.py": MODEL})
+    folder = tmp_path / "runtime"
+    server = serve(
+        f"{tmp_path}/model.py:predict",
+        "--processes",
+        "2",
+        env={"SERVEKIT_METRICS_DIR": str(folder)},
+    )
+    assert post_json(f"{server.url}/model", {"data": {"x": 2}}).status == 200
+    text = http("GET", f"{server.url}/metrics").raw.decode()
+    assert value(text, "servekit_requests_total", route="/model", code="200") == 1
+    assert (folder / f"start-{server.process.pid}" / "metrics").is_dir()
+
+
+def test_a_failed_second_start_on_the_same_port_leaves_the_first_alone(
+    serve, tmp_path: Path
+) -> None:
+    write_project(tmp_path, {"model.py": MODEL})
+    port = free_port()
+    first = serve(f"{tmp_path}/model.py:predict", "--processes", "1", port=port)
+    for i in range(3):
+        assert post_json(f"{first.url}/model", {"data": {"x": i}}).status == 200
+    second = run_cli(
+        ["serve", "model.py:predict", "--port", str(port), "--host", "127.0.0.1"], cwd=tmp_path
+    )
+    assert second.returncode != 0
+    assert post_json(f"{first.url}/model", {"data": {"x": 9}}).status == 200
+    text = http("GET", f"{first.url}/metrics").raw.decode()
+    assert value(text, "servekit_requests_total", route="/model", code="200") == 4

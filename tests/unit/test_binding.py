@@ -11,7 +11,7 @@ from servekit.core.binding import Binder, BoundCall, Call
 from servekit.core.dataplane import DataPlane
 from servekit.core.envelope import Release
 from servekit.core.signature import Signature
-from servekit.errors import BadRequest, InvalidArguments
+from servekit.errors import BadRequest, InvalidArguments, ModelError
 
 
 def bind(fn: Callable[..., Any], root: str, values: dict[str, Any] | list[Any]) -> BoundCall:
@@ -413,3 +413,47 @@ def test_deeply_nested_recursive_types_are_a_400_not_a_crash() -> None:
     deep = b'{"data": {"t": ' + b'{"kids": [' * 450 + b"{}" + b"]}" * 450 + b"}}"
     with pytest.raises(BadRequest, match="nested too deeply"):
         plane.predict(deep, "r")
+
+
+@dataclasses.dataclass
+class Checked:
+    age: int
+
+    def __post_init__(self) -> None:
+        assert self.age >= 0, "age must not be negative"
+
+
+def test_any_exception_in_post_init_is_a_problem_not_a_500() -> None:
+    def predict(row: Checked) -> int:
+        return row.age
+
+    with pytest.raises(InvalidArguments) as caught:
+        Binder(Signature.from_callable(predict)).bind(Call("data", {"row": {"age": -1}}))
+    [problem] = caught.value.problems
+    assert problem.path == "data.row"
+    assert "age must not be negative" in problem.got
+
+
+@pytest.mark.parametrize("raised", [SystemExit(3), KeyboardInterrupt()])
+def test_sys_exit_in_user_code_is_a_model_error(raised: BaseException) -> None:
+    def predict() -> int:
+        raise raised
+
+    class Raising:
+        kind = "python"
+
+        def load(self) -> None: ...
+        def signature(self) -> Signature:
+            return Signature.from_callable(predict)
+
+        def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return predict()
+
+        def details(self) -> dict[str, Any]:
+            return {}
+
+        def close(self) -> None: ...
+
+    plane = DataPlane(Raising(), Release("0", "m", "1"))
+    with pytest.raises(ModelError, match=type(raised).__name__):
+        plane.predict(b'{"data": {}}', "r")

@@ -358,3 +358,10 @@ def test_render_examples() -> None:
     assert render("parameters", 2) == "parameters[2]"
     assert render("data") == "data"
     assert render(("data", "x"), 0) == "data.x[0]"
+
+
+def test_wide_integers_and_longdouble_encode() -> None:
+    encoded = encode({"total": 2**70 + 1, "small": [1, 2.5, None]})
+    assert encoded == b'{"total":1180591620717411303425,"small":[1,2.5,null]}'
+    assert orjson.loads(encode(np.longdouble(1.5))) == 1.5
+    assert orjson.loads(encode(np.array([1.5, 2.5], dtype=np.longdouble))) == [1.5, 2.5]

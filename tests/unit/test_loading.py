@@ -145,3 +145,24 @@ def test_other_runtimes_are_refused_clearly(tmp_path: Path) -> None:
         target = parse_target(spec, str(tmp_path))
         with pytest.raises(LoadError, match="runtime is not part of this servekit release"):
             make_runtime(target, tmp_path)
+
+
+def test_a_method_named_through_its_class_is_served_bound(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "method_model.py": """
+        class Model:
+            def load(self):
+                self.scale = 3
+            def predict(self, a: int):
+                return a * self.scale
+            def other(self, a: int):
+                return -a
+    """
+        },
+    )
+    runtime = load(tmp_path, "method_model.py:Model.other")
+    assert runtime.predict((2,), {}) == -2
+    assert [p.name for p in runtime.signature().params] == ["a"]
+    assert load(tmp_path, "method_model.py:Model.predict").predict((2,), {}) == 6

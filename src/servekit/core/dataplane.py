@@ -17,7 +17,7 @@ from typing import Any
 from servekit.core.binding import Binder, BoundCall
 from servekit.core.encoding import EncodeError, encode
 from servekit.core.envelope import Release, parse_request
-from servekit.errors import BadRequest, ModelError
+from servekit.errors import BadRequest, DeadlineExpired, ModelError
 from servekit.runtimes.base import Runtime
 
 __all__ = ["Answer", "DataPlane"]
@@ -65,7 +65,9 @@ class DataPlane:
         """Run the model on bound arguments; its exceptions become ModelError (logged)."""
         try:
             return self.runtime.predict(bound.args, bound.kwargs)
-        except Exception as exc:
+        except DeadlineExpired:
+            raise
+        except BaseException as exc:  # sys.exit() or KeyboardInterrupt in user code too
             log.error(
                 "model raised %s",
                 type(exc).__name__,

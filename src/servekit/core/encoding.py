@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -34,7 +35,26 @@ def encode(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS)
     except orjson.JSONEncodeError as exc:
+        if "64-bit" not in str(exc):
+            raise EncodeError(str(exc)) from None
+    # orjson stops at 64-bit integers: write wider ones as JSON numbers through the
+    # standard library, after orjson has turned everything else into plain JSON types.
+    try:
+        plain = _widen(value)
+        return json.dumps(plain, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
         raise EncodeError(str(exc)) from None
+
+
+def _widen(value: Any) -> Any:
+    """``value`` as plain JSON types, big integers kept (orjson for everything else)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _widen(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_widen(v) for v in value]
+    return orjson.loads(orjson.dumps(value, default=_default, option=_OPTIONS))
 
 
 def _default(value: Any) -> Any:
@@ -47,7 +67,10 @@ def _default(value: Any) -> Any:
             return np.ascontiguousarray(value)
         return value.tolist()
     if isinstance(value, np.generic):
-        return value.item()
+        item = value.item()
+        if isinstance(item, np.generic):  # longdouble, clongdouble: no Python twin
+            return complex(item) if np.iscomplexobj(item) else float(item)
+        return item
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, (set, frozenset)):

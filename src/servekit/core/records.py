@@ -2,8 +2,8 @@
 
 Every field is converted by its own annotation; unknown keys and missing required keys
 are problems at the field's path (``data.rows[3].age``). A dataclass whose constructor
-(``__post_init__``) raises ``ValueError`` or ``TypeError`` reports that as a problem
-too, so validation written there becomes a 422, not a 500.
+(``__post_init__``) raises reports that as a problem too, so validation written there
+(``ValueError``, ``assert``, ...) becomes a 422, not a 500.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def dataclass_converter(cls: type, compiler: TypeCompiler) -> Compiled:
             return value
         try:
             return cls(**kwargs)
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # __post_init__ validation (ValueError, assert, ...)
             report(problems, where, key, f"valid {cls.__name__}", f"{type(exc).__name__}: {exc}")
             return value
 

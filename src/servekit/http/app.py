@@ -8,9 +8,9 @@ one handler into the one error envelope, and is counted by its code.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -24,13 +24,12 @@ from servekit._version import __version__
 from servekit.auth import build_authenticator
 from servekit.http.errors import error_response, to_servekit_error
 from servekit.http.state import ServerState
-from servekit.logs import request_id_var
+from servekit.logs import AccessLog, request_id_var
 from servekit.settings import Settings
 from servekit.telemetry import ServerMetrics, exposition
 
 __all__ = ["create_app"]
 
-access_log = logging.getLogger("servekit.access")
 log = logging.getLogger("servekit.http")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -61,6 +60,11 @@ def create_app(
     protected = set(_PREDICT_ROUTES) if authenticator.enabled else set()
     server_registry = registry if registry is not None else CollectorRegistry()
     telemetry = ServerMetrics(server_registry)
+    access_log = AccessLog(settings.log_format, settings.log_level)
+    release_fields: dict[str, str] = {}
+    if state.dataplane is not None:
+        release = state.dataplane.release
+        release_fields = {"model_name": release.model_name, "model_version": release.model_version}
     if state.dataplane is not None:
         release = state.dataplane.release
         telemetry.build_info.labels(__version__, release.model_name, release.model_version).set(1)
@@ -110,57 +114,63 @@ def create_app(
         for rule in rules:
             app.add_url_rule(rule, rule, view, methods=[method])
 
+    # The hooks run on every request: each resolves Flask's context proxies once.
     @app.before_request
     def start() -> None:
-        g.started = time.perf_counter()
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        g.request_id_token = request_id_var.set(g.request_id)
+        req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        ctx.started = time.perf_counter()
+        environ = req.environ
+        given = environ.get("HTTP_X_REQUEST_ID", "")
+        ctx.request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
+        ctx.request_id_token = request_id_var.set(ctx.request_id)
         telemetry.inflight.inc()
-        g.inflight = True
-        if _header_bytes(request.environ) > MAX_HEADER_BYTES:
+        ctx.inflight = True
+        if _header_bytes(environ) > MAX_HEADER_BYTES:
             raise errors.HeadersTooLarge(
                 f"the request headers are larger than {MAX_HEADER_BYTES} bytes"
             )
-        if metrics_port and (request.environ.get("SERVER_PORT") == metrics_port) != (
-            request.endpoint == _METRICS_ROUTE
+        endpoint = req.endpoint
+        if metrics_port and (environ.get("SERVER_PORT") == metrics_port) != (
+            endpoint == _METRICS_ROUTE
         ):
-            raise errors.NotFound(f"{request.path} is not served on this port")
-        if request.endpoint in protected and not authenticator.allows(
-            request.headers.get("Authorization")
-        ):
+            raise errors.NotFound(f"{req.path} is not served on this port")
+        if endpoint in protected and not authenticator.allows(environ.get("HTTP_AUTHORIZATION")):
             telemetry.auth_failures.inc()
             raise errors.Unauthorized()
 
     @app.after_request
     def finish(response: Response) -> Response:
-        request_id = getattr(g, "request_id", "")
+        req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        request_id = getattr(ctx, "request_id", "")
         response.headers["X-Request-ID"] = request_id
-        rule = request.url_rule
+        rule = req.url_rule
         route = rule.rule if rule is not None else "<unmatched>"
-        seconds = time.perf_counter() - g.get("started", time.perf_counter())
-        bytes_in = request.content_length or 0
+        now = time.perf_counter()
+        seconds = now - getattr(ctx, "started", now)
+        bytes_in = req.content_length or 0
         bytes_out = response.content_length or 0
-        telemetry.observe(route, response.status_code, seconds, bytes_in, bytes_out)
-        access_log.info(
-            "request",
-            extra={
+        code = response.status_code
+        telemetry.observe(route, code, seconds, bytes_in, bytes_out)
+        access_log.request(
+            {
                 "request_id": request_id,
-                "method": request.method,
+                "method": req.method,
                 "route": route,
-                "code": response.status_code,
+                "code": code,
                 "duration_ms": round(seconds * 1000, 3),
                 "bytes_in": bytes_in,
                 "bytes_out": bytes_out,
-            },
+                **release_fields,
+            }
         )
         return response
 
     @app.teardown_request
     def done(_: BaseException | None) -> None:
-        if g.pop("inflight", False):
+        ctx = g._get_current_object()
+        if ctx.pop("inflight", False):
             telemetry.inflight.dec()
-        token = g.pop("request_id_token", None)
+        token = ctx.pop("request_id_token", None)
         if token is not None:
             request_id_var.reset(token)
 
@@ -168,7 +178,7 @@ def create_app(
         error = to_servekit_error(exc)
         if type(error) is errors.ServekitError:
             log.error("unhandled error", exc_info=exc, extra={"request_id": g.get("request_id")})
-        telemetry.errors.labels(error.code).inc()
+        telemetry.error(error.code)
         return error_response(error, g.get("request_id", ""))
 
     app.register_error_handler(Exception, handle)

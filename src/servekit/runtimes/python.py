@@ -35,16 +35,16 @@ class PythonRuntime:
         if folder not in sys.path:
             sys.path.insert(0, folder)
         module = self._import()
-        obj = self._resolve(module)
+        parent, obj = self._resolve(module)
         if isinstance(obj, type):
-            instance = self._guarded(obj, f"creating {obj.__name__}()")
-            loader = getattr(instance, "load", None)
-            if callable(loader):
-                self._guarded(loader, f"{obj.__name__}.load()")
-            predict = getattr(instance, "predict", None)
+            predict = getattr(self._instance(obj), "predict", None)
             if not callable(predict):
                 raise LoadError(f"{self._where()}: class {obj.__name__} has no predict() method")
             self._predict = predict
+        elif isinstance(parent, type) and _is_plain_function(obj):
+            # file.py:Model.predict: a method named through its class: serve it bound to
+            # one instance, created (and loaded) once.
+            self._predict = getattr(self._instance(parent), obj.__name__)
         elif callable(obj):
             method = getattr(obj, "predict", None)
             self._predict = method if callable(method) and not _is_plain_function(obj) else obj
@@ -53,6 +53,14 @@ class PythonRuntime:
                 f"{self._where()}: {self.target.name} is a {type(obj).__name__}, "
                 "not a function or a class"
             )
+
+    def _instance(self, cls: type) -> Any:
+        """Create ``cls`` once and call its optional ``load()``."""
+        instance = self._guarded(cls, f"creating {cls.__name__}()")
+        loader = getattr(instance, "load", None)
+        if callable(loader):
+            self._guarded(loader, f"{cls.__name__}.load()")
+        return instance
 
     def signature(self) -> Signature:
         """The served callable's signature (``self`` excluded)."""
@@ -96,7 +104,9 @@ class PythonRuntime:
             raise
         return module
 
-    def _resolve(self, module: ModuleType) -> Any:
+    def _resolve(self, module: ModuleType) -> tuple[Any, Any]:
+        """(the object holding NAME's last part, the object NAME names)."""
+        parent: Any = None
         obj: Any = module
         for part in self.target.name.split("."):
             if not hasattr(obj, part):
@@ -105,8 +115,8 @@ class PythonRuntime:
                     f"{self._where()}: {module.__name__} has no {self.target.name!r}"
                     f" (it defines: {', '.join(names) or 'nothing public'})"
                 )
-            obj = getattr(obj, part)
-        return obj
+            parent, obj = obj, getattr(obj, part)
+        return parent, obj
 
     def _guarded(self, fn: Any, doing: str, *args: Any) -> Any:
         """Run start-up code; any failure becomes a LoadError naming the file and line."""

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from servekit.errors import Timeout
+from servekit.errors import DeadlineExpired, Timeout
 
 __all__ = ["Deadline", "Expired"]
 
 
-class Expired(BaseException):
-    """Raised inside the request's code when its time is up."""
+Expired = DeadlineExpired
+"""Raised inside the request's code when its time is up."""
 
 
 class Deadline:
@@ -36,6 +36,7 @@ class Deadline:
         self.seconds = seconds
         self.on_expire = on_expire
         self._armed = False
+        self._handler_installed = False
 
     @contextmanager
     def guard(self) -> Iterator[None]:
@@ -53,20 +54,20 @@ class Deadline:
             disarm()
 
     def _arm_alarm(self) -> Callable[[], None]:
-        def fire(signum: int, frame: FrameType | None) -> None:
-            if self._armed:  # a late alarm after the body finished is ignored
-                raise Expired()
-
-        previous = signal.signal(signal.SIGALRM, fire)
+        if not self._handler_installed:  # once per process, not per request
+            signal.signal(signal.SIGALRM, self._fire)
+            self._handler_installed = True
         self._armed = True
         signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self._disarm_alarm
 
-        def disarm() -> None:
-            self._armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+    def _fire(self, signum: int, frame: FrameType | None) -> None:
+        if self._armed:  # a late alarm after the body finished is ignored
+            raise Expired()
 
-        return disarm
+    def _disarm_alarm(self) -> None:
+        self._armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _arm_watchdog(self) -> Callable[[], None]:
         thread_id = threading.get_ident()

@@ -16,7 +16,7 @@ from typing import NoReturn, Union
 
 from servekit.errors import ConfigError
 from servekit.settings import Settings
-from servekit.telemetry import MULTIPROC_ENV, prepare_multiprocess_dir
+from servekit.telemetry import MULTIPROC_ENV, prepare_start_dir
 
 __all__ = ["exec_uwsgi", "render_ini", "uwsgi_argv", "uwsgi_binary", "uwsgi_options"]
 
@@ -28,13 +28,18 @@ HARAKIRI_EXTRA_SECONDS = 5
 DRAIN_MODULE = "servekit.serving.drain"
 
 
-def run_dir(port: int) -> Path:
-    """The per-port folder for this server's runtime files (metrics, master FIFO)."""
-    return Path(tempfile.gettempdir()) / f"servekit-{port}"
+def start_dir(settings: Settings, pid: int) -> Path:
+    """This start's folder for runtime files (metrics, master FIFO); not created here."""
+    parent = Path(settings.metrics_dir or Path(tempfile.gettempdir()) / f"servekit-{settings.port}")
+    return parent / f"start-{pid}"
 
 
-def uwsgi_options(settings: Settings, project_dir: Path) -> list[Option]:
-    """The uWSGI options for ``settings``, in the order they are passed."""
+def uwsgi_options(settings: Settings, project_dir: Path, pid: int | None = None) -> list[Option]:
+    """The uWSGI options for ``settings``, in the order they are passed.
+
+    ``pid`` is the server's process id (this process's: uWSGI replaces it).
+    """
+    runtime = start_dir(settings, os.getpid() if pid is None else pid)
     options: list[Option] = [
         ("strict", True),
         ("master", True),
@@ -50,7 +55,7 @@ def uwsgi_options(settings: Settings, project_dir: Path) -> list[Option]:
         # servekit answers 504 at `timeout`; harakiri only kills code stuck in C.
         ("harakiri", settings.timeout + HARAKIRI_EXTRA_SECONDS),
         # SIGTERM -> uWSGI signal 15 in every worker -> servekit.serving.drain.
-        ("master-fifo", str(run_dir(settings.port) / "master.fifo")),
+        ("master-fifo", str(runtime / "master.fifo")),
         ("shared-import", DRAIN_MODULE),
         ("hook-master-start", "unix_signal:15 uwsgi_route_signal"),
         # The largest uWSGI allows: servekit itself answers 431 past 32 KiB of headers.
@@ -115,11 +120,11 @@ def render_ini(options: list[Option]) -> str:
 def exec_uwsgi(settings: Settings, project_dir: Path) -> NoReturn:
     """Replace this process with uWSGI serving ``settings``; never returns.
 
-    Each start gets a clean multi-process metrics directory, so counts from all
-    workers add up and start from zero.
+    Each start gets its own folder (metrics files, master FIFO), so counts from all
+    workers add up and start from zero, and a failed second start on the same port
+    cannot disturb a running server.
     """
     binary = uwsgi_binary()
-    default_metrics = run_dir(settings.port) / "metrics"
-    metrics_dir = prepare_multiprocess_dir(settings.metrics_dir or str(default_metrics))
-    env = {**os.environ, **settings.to_env(), MULTIPROC_ENV: str(metrics_dir)}
+    runtime = prepare_start_dir(start_dir(settings, os.getpid()).parent, os.getpid())
+    env = {**os.environ, **settings.to_env(), MULTIPROC_ENV: str(runtime / "metrics")}
     os.execve(binary, [binary, *uwsgi_argv(uwsgi_options(settings, project_dir))], env)
