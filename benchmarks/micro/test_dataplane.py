@@ -15,29 +15,7 @@ import pytest
 
 from servekit.core.dataplane import DataPlane
 from servekit.core.envelope import Release
-from servekit.core.signature import Signature
-
-
-class FunctionRuntime:
-    """A runtime over a plain function (the seam's smallest implementation)."""
-
-    kind = "python"
-
-    def __init__(self, fn: Any) -> None:
-        self.fn = fn
-
-    def load(self) -> None: ...
-
-    def signature(self) -> Signature:
-        return Signature.from_callable(self.fn)
-
-    def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return self.fn(*args, **kwargs)
-
-    def details(self) -> dict[str, Any]:
-        return {}
-
-    def close(self) -> None: ...
+from servekit.runtimes.function import FunctionRuntime
 
 
 def untyped(values, label):  # type: ignore[no-untyped-def]

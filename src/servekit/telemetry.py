@@ -27,6 +27,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from servekit._proc import alive
+
 __all__ = [
     "LATENCY_BUCKETS",
     "MULTIPROC_ENV",
@@ -176,12 +178,8 @@ def _forget_dead_workers(path: str) -> None:
         if match is None:
             continue
         pid = int(match.group(1))
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not alive(pid):
             multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
-        except PermissionError:
-            pass  # alive, owned by someone else
 
 
 def prepare_start_dir(parent: Path, pid: int) -> Path:
@@ -195,20 +193,10 @@ def prepare_start_dir(parent: Path, pid: int) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     for stale in parent.glob("start-*"):
         owner = stale.name.removeprefix("start-")
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not alive(int(owner)):
             shutil.rmtree(stale, ignore_errors=True)
     here = parent / f"start-{pid}"
     if here.exists():  # a dead server with our (reused) pid
         shutil.rmtree(here)
     (here / "metrics").mkdir(parents=True)
     return here
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -12,6 +12,7 @@ from servekit.core.dataplane import DataPlane
 from servekit.core.envelope import Release
 from servekit.core.signature import Signature
 from servekit.errors import BadRequest, InvalidArguments, ModelError
+from servekit.runtimes.function import FunctionRuntime
 
 
 def bind(fn: Callable[..., Any], root: str, values: dict[str, Any] | list[Any]) -> BoundCall:
@@ -392,22 +393,7 @@ def test_deeply_nested_recursive_types_are_a_400_not_a_crash() -> None:
     def predict(t: Tree) -> int:
         return 1
 
-    class Echo:
-        kind = "python"
-
-        def load(self) -> None: ...
-        def signature(self) -> Signature:
-            return Signature.from_callable(predict)
-
-        def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            return 1
-
-        def details(self) -> dict[str, Any]:
-            return {}
-
-        def close(self) -> None: ...
-
-    plane = DataPlane(Echo(), Release("0", "m", "1"))
+    plane = DataPlane(FunctionRuntime(predict), Release("0", "m", "1"))
     shallow = b'{"data": {"t": ' + orjson.dumps(grow(20)) + b"}}"
     assert orjson.loads(plane.predict(shallow, "r").body)["result"] == 1
     deep = b'{"data": {"t": ' + b'{"kids": [' * 450 + b"{}" + b"]}" * 450 + b"}}"
@@ -439,21 +425,6 @@ def test_sys_exit_in_user_code_is_a_model_error(raised: BaseException) -> None:
     def predict() -> int:
         raise raised
 
-    class Raising:
-        kind = "python"
-
-        def load(self) -> None: ...
-        def signature(self) -> Signature:
-            return Signature.from_callable(predict)
-
-        def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            return predict()
-
-        def details(self) -> dict[str, Any]:
-            return {}
-
-        def close(self) -> None: ...
-
-    plane = DataPlane(Raising(), Release("0", "m", "1"))
+    plane = DataPlane(FunctionRuntime(predict), Release("0", "m", "1"))
     with pytest.raises(ModelError, match=type(raised).__name__):
         plane.predict(b'{"data": {}}', "r")

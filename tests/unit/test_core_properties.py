@@ -20,6 +20,7 @@ from servekit.core.envelope import Release, parse_request
 from servekit.core.paths import Where, render, report
 from servekit.core.signature import Param, Signature
 from servekit.errors import Problem, ServekitError
+from servekit.runtimes.function import FunctionRuntime
 
 EXAMPLES = 200
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
@@ -139,29 +140,15 @@ def test_round_trip(name: str, data: st.DataObject) -> None:
 
 
 def echo(a: int, b: list[float] = [], c: str | None = None) -> None:  # noqa: B006
-    """The served signature; EchoRuntime returns its bound arguments instead."""
+    """The served signature; EchoRuntime returns how it was called instead."""
 
 
-class EchoRuntime:
-    kind = "echo"
-
-    def load(self) -> None:
-        pass
-
-    def signature(self) -> Signature:
-        return Signature.from_callable(echo)
-
+class EchoRuntime(FunctionRuntime):
     def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return {"args": list(args), "kwargs": kwargs}
 
-    def details(self) -> dict[str, Any]:
-        return {"runtime": self.kind}
 
-    def close(self) -> None:
-        pass
-
-
-PLANE = DataPlane(EchoRuntime(), Release("test", "echo", "1"))
+PLANE = DataPlane(EchoRuntime(echo), Release("test", "echo", "1"))
 
 JSON_SCALARS = st.none() | st.booleans() | INT64 | FLOATS | st.text(max_size=20)
 JSON_VALUES = st.recursive(

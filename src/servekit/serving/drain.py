@@ -24,6 +24,7 @@ import signal
 import threading
 import time
 
+from servekit._proc import alive, children
 from servekit.http.state import ServerState
 from servekit.settings import Settings
 
@@ -96,38 +97,14 @@ def _hard_stop_after(seconds: int, master: int) -> None:
             os.dup2(null, descriptor)
         os.closerange(3, 65536)
         deadline = time.monotonic() + seconds
-        while _exists(master) and time.monotonic() < deadline:
+        while alive(master) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _exists(master):
-            for pid in _children(master):
+        if alive(master):
+            for pid in children(master):
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
     finally:
         os._exit(0)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _children(parent: int) -> list[int]:
-    """Processes whose parent is ``parent`` (from /proc; empty where there is none)."""
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[-1].split()
-                if len(fields) > 1 and int(fields[1]) == parent:
-                    found.append(int(entry))
-    return found
 
 
 def _install() -> None:
