@@ -19,7 +19,7 @@ log = logging.getLogger("servekit.load")
 def load_dataplane(settings: Settings) -> DataPlane:
     """Parse the target, load its runtime and build the DataPlane; raises LoadError."""
     target = parse_target(settings.target, settings.project_dir)
-    runtime = make_runtime(target, target.project_dir(settings.project_dir))
+    runtime = make_runtime(target, target.project_dir(settings.project_dir), settings)
     started = time.perf_counter()
     runtime.load()
     load_seconds = time.perf_counter() - started

@@ -116,6 +116,16 @@ class Settings:
         "FIFO), in a new `start-<pid>` subfolder; those of dead servers are removed. "
         "Default: `/tmp/servekit-<port>`.",
     )
+    onnx_providers: str = _setting(
+        "",
+        "ONNX models: comma-separated onnxruntime execution providers, best first "
+        "(default: CUDA when a GPU is visible, else CPU).",
+    )
+    onnx_threads: int = _setting(
+        0,
+        "ONNX models: intra-op threads per worker; 0 divides the usable cores among the "
+        "worker processes.",
+    )
     dev: bool = _setting(
         False,
         "Run Flask's development server with code reloading instead of uWSGI "
@@ -132,6 +142,7 @@ class Settings:
             ),
             (self.processes >= 0, "processes", "0 (one per core) or more"),
             (self.threads >= 1, "threads", "1 or more"),
+            (self.onnx_threads >= 0, "onnx_threads", "0 (automatic) or more"),
             (self.timeout >= 1, "timeout", "1 second or more"),
             (self.max_requests >= 0, "max_requests", "0 (never) or more"),
             (self.drain_seconds >= 0, "drain_seconds", "0 or more"),

@@ -32,6 +32,7 @@ from servekit.core import arrays, records
 from servekit.core.compiled import PASSTHROUGH, Compiled, Converter
 from servekit.core.paths import Where, describe, report
 from servekit.core.scalars import SIMPLE
+from servekit.core.tensors import TensorSpec, tensor_converter
 from servekit.errors import Problem
 
 __all__ = ["Compiled", "Converter", "TypeCompiler"]
@@ -93,6 +94,8 @@ class TypeCompiler:
             return self._dict(args)
         if origin is np.ndarray or ann is np.ndarray:
             return arrays.ndarray_converter(arrays.dtype_of(args))
+        if isinstance(ann, TensorSpec):
+            return tensor_converter(ann)
         if isinstance(ann, type):
             return self._class(ann)
         if hasattr(ann, "__supertype__"):  # typing.NewType

@@ -13,16 +13,21 @@ from pathlib import Path
 from servekit.errors import LoadError
 from servekit.runtimes.base import Runtime
 from servekit.runtimes.target import Target, parse_target
+from servekit.settings import Settings
 
 __all__ = ["Runtime", "Target", "check_target", "make_runtime", "parse_target"]
 
 
-def make_runtime(target: Target, project_dir: Path) -> Runtime:
+def make_runtime(target: Target, project_dir: Path, settings: Settings | None = None) -> Runtime:
     """The (not yet loaded) runtime for ``target``."""
     if target.runtime == "python":
         from servekit.runtimes.python import PythonRuntime
 
         return PythonRuntime(target, project_dir)
+    if target.runtime == "onnx":
+        from servekit.runtimes.onnx import OnnxRuntime
+
+        return OnnxRuntime(target, settings if settings is not None else Settings())
     raise LoadError(
         f"cannot load {target.spec!r}: the {target.runtime} runtime is not part "
         "of this servekit release yet; serve a Python function or class"

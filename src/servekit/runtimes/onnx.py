@@ -1,0 +1,181 @@
+"""The ONNX runtime: ``servekit serve model.onnx`` serves an ONNX graph with onnxruntime.
+
+Needs ``pip install 'servekit[onnx]'`` (onnxruntime-gpu, which also runs on CPU) or
+``'servekit[onnx-cpu]'`` (onnxruntime). The session is made once per worker, after fork.
+
+- **Providers:** CUDA when onnxruntime offers it and a GPU is visible and allowed
+  (``CUDA_VISIBLE_DEVICES`` not empty or ``-1``), else CPU; ``SERVEKIT_ONNX_PROVIDERS``
+  (comma-separated) overrides. The providers the session really uses are logged and
+  shown in ``/readyz``.
+- **Threads:** intra-op threads default to the usable cores divided by the worker
+  processes (at least 1), so processes x threads does not oversubscribe the machine;
+  ``SERVEKIT_ONNX_THREADS`` overrides.
+- **Signature:** one parameter per graph input, a :class:`~servekit.core.tensors.TensorSpec`
+  of its element type and shape (dynamic dimensions included): ``{"data": {"input":
+  [[...]]}}`` is checked and converted before the session sees it.
+- **Result:** ``{output name: value}``; tensors encode as nested lists, and
+  sequence-of-map outputs (scikit-learn classifiers' probabilities) as lists of objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from servekit.core.signature import Param, ParamKind, Signature
+from servekit.core.tensors import TensorSpec
+from servekit.errors import LoadError
+from servekit.runtimes.target import Target
+from servekit.settings import Settings, usable_cores
+
+__all__ = ["OnnxRuntime", "choose_providers", "session"]
+
+log = logging.getLogger("servekit.onnx")
+
+_ELEMENT_TYPES: dict[str, Any] = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(int16)": np.int16,
+    "tensor(int8)": np.int8,
+    "tensor(uint64)": np.uint64,
+    "tensor(uint32)": np.uint32,
+    "tensor(uint16)": np.uint16,
+    "tensor(uint8)": np.uint8,
+    "tensor(bool)": np.bool_,
+    "tensor(string)": np.object_,
+}
+_INSTALL = "install it with `pip install 'servekit[onnx]'` (or 'servekit[onnx-cpu]')"
+
+
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise LoadError(f"ONNX models need onnxruntime: {_INSTALL}") from None
+    return onnxruntime
+
+
+def _gpu_allowed() -> bool:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1", "none", "NoDevFiles"):
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def choose_providers(available: list[str], configured: str, gpu: bool) -> list[str]:
+    """The execution providers to ask for, best first."""
+    if configured.strip():
+        wanted = [p.strip() for p in configured.split(",") if p.strip()]
+        missing = [p for p in wanted if p not in available]
+        if missing:
+            raise LoadError(
+                f"SERVEKIT_ONNX_PROVIDERS names {', '.join(missing)}, which this "
+                f"onnxruntime does not offer (it has: {', '.join(available)})"
+            )
+        return wanted
+    if gpu and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def session(path: str | os.PathLike[str], settings: Settings | None = None) -> Any:
+    """An ``onnxruntime.InferenceSession`` with servekit's provider and thread choices.
+
+    For Python models that pre- or post-process around an ONNX graph: call it once, in
+    ``load()``. Settings default to the ``SERVEKIT_*`` environment.
+    """
+    ort = _onnxruntime()
+    settings = settings if settings is not None else Settings.from_env(os.environ)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.onnx_threads or max(
+        1, usable_cores() // settings.worker_processes
+    )
+    options.inter_op_num_threads = 1
+    providers = choose_providers(
+        ort.get_available_providers(), settings.onnx_providers, _gpu_allowed()
+    )
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise LoadError(f"cannot load ONNX model {path}: {exc}") from exc
+
+
+class OnnxRuntime:
+    """Serves an ONNX graph named by a ``.onnx`` TARGET."""
+
+    kind = "onnx"
+
+    def __init__(self, target: Target, settings: Settings) -> None:
+        self.target = target
+        self.settings = settings
+        self._session: Any = None
+
+    def load(self) -> None:
+        """Make the inference session (once per worker process)."""
+        assert self.target.path is not None
+        if not self.target.path.is_file():
+            raise LoadError(f"cannot load {self.target.spec!r}: file not found: {self.target.path}")
+        self._session = session(self.target.path, self.settings)
+        self._inputs = self._session.get_inputs()
+        self._outputs = [o.name for o in self._session.get_outputs()]
+        log.info(
+            "onnx session ready",
+            extra={
+                "providers": self._session.get_providers(),
+                "inputs": [i.name for i in self._inputs],
+            },
+        )
+
+    def signature(self) -> Signature:
+        """One parameter per graph input, typed by its element type and shape."""
+        params = []
+        for item in self._inputs:
+            dtype = _ELEMENT_TYPES.get(item.type)
+            if dtype is None:
+                raise LoadError(
+                    f"{self.target.spec}: input {item.name!r} has type {item.type}, "
+                    "which servekit cannot feed from JSON"
+                )
+            shape = (
+                None
+                if item.shape is None
+                else tuple(d if isinstance(d, (int, str)) else None for d in item.shape)
+            )
+            params.append(
+                Param(
+                    item.name, ParamKind.POSITIONAL_OR_KEYWORD, TensorSpec(np.dtype(dtype), shape)
+                )
+            )
+        return Signature(tuple(params))
+
+    def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run the graph; ``{output name: value}``."""
+        feeds = dict(zip((i.name for i in self._inputs), args, strict=False))
+        feeds.update(kwargs)
+        for item in self._inputs:  # onnxruntime takes strings as object arrays
+            value = feeds.get(item.name)
+            if item.type == "tensor(string)" and isinstance(value, np.ndarray):
+                feeds[item.name] = value.astype(object)
+        values = self._session.run(None, feeds)
+        return dict(zip(self._outputs, values, strict=True))
+
+    def details(self) -> dict[str, Any]:
+        """Providers in use, inputs and outputs."""
+        return {
+            "runtime": self.kind,
+            "target": self.target.spec,
+            "providers": self._session.get_providers() if self._session else [],
+            "inputs": {i.name: f"{i.type}{list(i.shape or [])}" for i in self._inputs},
+            "outputs": self._outputs,
+        }
+
+    def close(self) -> None:
+        """Drop the session."""
+        self._session = None
