@@ -43,6 +43,10 @@ MODELS: dict[str, tuple[str, dict[str, Any], bytes]] = {
         b'"probability"',
     ),
 }
+ONNX_MODEL = Path("/tmp/servekit-bench-logreg.onnx")
+ONNX_BODY = {"data": {"features": [[round(0.05 * i, 2) for i in range(20)]]}}
+# For "onnx" servekit serves the file and the baseline runs the same graph in Python.
+ONNX_TARGETS = {"servekit": str(ONNX_MODEL), "baseline": "benchmarks/models/onnx_logreg.py:predict"}
 PROMISE_P99_MS = 50.0
 TARGETS = {
     "p99_ms": 5.0,
@@ -90,13 +94,27 @@ def run(models: list[str], open_seconds: float, closed_seconds: float) -> dict[s
     )
     results: list[dict[str, Any]] = []
     port = 18600
+    if "onnx" in models:
+        from benchmarks.models.onnx_logreg import build
+
+        build(ONNX_MODEL)
+        os.environ["BENCH_ONNX_MODEL"] = str(ONNX_MODEL)
     for model in models:
-        target, document, expect = MODELS[model]
+        if model == "onnx":
+            targets, document, expect = ONNX_TARGETS, ONNX_BODY, b'"probability"'
+        else:
+            target, document, expect = MODELS[model]
+            targets = {"servekit": target, "baseline": target}
         body = json.dumps(document).encode()
         for name in ("baseline", "servekit"):
             port += 1
             server = start(
-                name, str(ROOT / target), port, processes, server_cpus, ("/model", body, expect)
+                name,
+                str(ROOT / targets[name]),
+                port,
+                processes,
+                server_cpus,
+                ("/model", body, expect),
             )
             try:
                 time.sleep(0.5)  # all workers up
@@ -220,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             cwd=ROOT,
         )
-    models = ["echo"] if args.short else ["echo", "numpy"]
+    models = ["echo"] if args.short else ["echo", "numpy", "onnx"]
     report = run(
         models, open_seconds=10 if args.short else 20, closed_seconds=5 if args.short else 10
     )

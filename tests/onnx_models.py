@@ -53,3 +53,33 @@ def logistic(path: Path, features: int = 20) -> Path:
         helper.make_node("Sigmoid", ["logit"], ["probability"]),
     ]
     return save(helper.make_graph(nodes, "logistic", [x], [p], [w, bias]), path)
+
+
+def classifier(path: Path) -> Path:
+    """What scikit-learn classifiers become: a label tensor and a sequence of
+    {class: probability} maps (ZipMap) for a 2-class softmax over a float32[batch, 2]."""
+    x = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 2])
+    label = helper.make_tensor_value_info("label", TensorProto.INT64, ["batch"])
+    probabilities = helper.make_value_info(
+        "probabilities",
+        helper.make_sequence_type_proto(
+            helper.make_map_type_proto(
+                TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])
+            )
+        ),
+    )
+    nodes = [
+        helper.make_node("Softmax", ["scores"], ["p"], axis=1),
+        helper.make_node("ArgMax", ["p"], ["label"], axis=1, keepdims=0),
+        helper.make_node(
+            "ZipMap", ["p"], ["probabilities"], domain="ai.onnx.ml", classlabels_int64s=[0, 1]
+        ),
+    ]
+    graph = helper.make_graph(nodes, "classifier", [x], [label, probabilities])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)]
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

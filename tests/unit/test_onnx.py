@@ -13,7 +13,7 @@ from servekit.errors import InvalidArguments, LoadError
 from servekit.loading import load_dataplane
 from servekit.runtimes.onnx import choose_providers
 from servekit.settings import Settings
-from tests.onnx_models import adder, identity, logistic
+from tests.onnx_models import adder, classifier, identity, logistic
 
 
 def plane(path: Path, **settings: Any):  # type: ignore[no-untyped-def]
@@ -112,3 +112,12 @@ def test_a_broken_model_file_is_a_load_error(tmp_path: Path) -> None:
     broken.write_bytes(b"not a model")
     with pytest.raises(LoadError, match="cannot load ONNX model"):
         plane(broken)
+
+
+def test_sequence_of_map_outputs_become_lists_of_objects(tmp_path: Path) -> None:
+    served = plane(classifier(tmp_path / "classifier.onnx"))
+    out = result(served, {"data": {"scores": [[0.0, 0.0], [3.0, 0.0]]}})
+    assert out["label"] == [0, 0]
+    first, second = out["probabilities"]
+    assert first == {"0": 0.5, "1": 0.5}
+    assert second["0"] == pytest.approx(0.952574, abs=1e-6)
