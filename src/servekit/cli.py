@@ -91,6 +91,12 @@ def serve(ns: argparse.Namespace) -> int:
     settings = dataclasses.replace(
         settings, target=target.absolute_spec, project_dir=str(project_dir)
     )
+    if target.runtime == "onnx" and settings.preload:
+        # onnxruntime's thread pools do not survive fork: one session per worker, after it.
+        logging.getLogger("servekit").warning(
+            "--preload ignored for ONNX models: each worker makes its own session after fork"
+        )
+        settings = dataclasses.replace(settings, preload=False)
     if ns.print_config:
         sys.stdout.write(render_ini(uwsgi_options(settings, project_dir)))
         for name, value in settings.redacted_env().items():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import http, post_json, write_project
-from tests.onnx_models import adder, logistic
+from tests.conftest import http, post_json, run_cli, write_project
+from tests.onnx_models import adder, classifier, logistic
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +50,23 @@ def test_a_python_model_uses_an_onnx_session_for_the_heavy_part(serve, tmp_path:
     server = serve(f"{tmp_path}/model.py:Scorer", "--processes", "2")
     reply = post_json(f"{server.url}/model", {"data": {"features": [0.0] * 20}})
     assert reply.body["result"] == {"probability": 0.525, "label": True}
+
+
+def test_an_onnx_classifier_over_http(serve, tmp_path: Path) -> None:
+    server = serve(str(classifier(tmp_path / "classifier.onnx")), "--processes", "2")
+    reply = post_json(
+        f"{server.url}/models/churn/2/model", {"data": {"scores": [[0.0, 0.0], [0.0, 3.0]]}}
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body["result"]["label"] == [0, 1]
+    first, second = reply.body["result"]["probabilities"]
+    assert first == {"0": 0.5, "1": 0.5}
+    assert second["1"] > 0.95
+
+
+def test_preload_is_refused_for_onnx_models(tmp_path: Path) -> None:
+    model = adder(tmp_path / "adder.onnx")
+    result = run_cli(["serve", str(model), "--preload", "--print-config"])
+    assert result.returncode == 0
+    assert "lazy-apps = true" in result.stdout
+    assert "--preload ignored for ONNX models" in result.stderr
