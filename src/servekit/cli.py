@@ -91,10 +91,11 @@ def serve(ns: argparse.Namespace) -> int:
     settings = dataclasses.replace(
         settings, target=target.absolute_spec, project_dir=str(project_dir)
     )
-    if target.runtime == "onnx" and settings.preload:
-        # onnxruntime's thread pools do not survive fork: one session per worker, after it.
+    if target.runtime in ("onnx", "r") and settings.preload:
+        # onnxruntime's thread pools and an R child process do not survive fork.
         logging.getLogger("servekit").warning(
-            "--preload ignored for ONNX models: each worker makes its own session after fork"
+            "--preload ignored for %s models: each worker loads its own after fork",
+            target.runtime.upper(),
         )
         settings = dataclasses.replace(settings, preload=False)
     if ns.print_config:

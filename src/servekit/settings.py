@@ -126,6 +126,10 @@ class Settings:
         "ONNX models: intra-op threads per worker; 0 divides the usable cores among the "
         "worker processes.",
     )
+    r_simplify: bool = _setting(
+        False,
+        "R models: pass JSON arrays of scalars as R vectors (so `sum(x)` works) instead of lists.",
+    )
     dev: bool = _setting(
         False,
         "Run Flask's development server with code reloading instead of uWSGI "

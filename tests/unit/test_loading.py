@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from servekit.errors import LoadError
-from servekit.runtimes import check_target, make_runtime, parse_target
+from servekit.runtimes import Target, check_target, make_runtime, parse_target
 from servekit.runtimes.python import PythonRuntime
 from tests.conftest import write_project
 
@@ -140,10 +140,13 @@ def test_bad_target_text(spec: str, match: str) -> None:
         parse_target(spec)
 
 
-def test_r_targets_are_refused_clearly(tmp_path: Path) -> None:
-    target = parse_target("model.R:predict", str(tmp_path))
-    with pytest.raises(LoadError, match="r runtime is not part of this servekit release"):
-        make_runtime(target, tmp_path)
+def test_targets_pick_their_runtime_and_unknown_kinds_are_refused(tmp_path: Path) -> None:
+    assert parse_target("model.R:predict", str(tmp_path)).runtime == "r"
+    assert parse_target("model.onnx", str(tmp_path)).runtime == "onnx"
+    assert parse_target("model.py:predict", str(tmp_path)).runtime == "python"
+    unknown = Target("model.jl:predict", "julia", "predict", path=tmp_path / "model.jl")
+    with pytest.raises(LoadError, match="julia runtime is not part of this servekit release"):
+        make_runtime(unknown, tmp_path)
 
 
 def test_a_method_named_through_its_class_is_served_bound(tmp_path: Path) -> None:

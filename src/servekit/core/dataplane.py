@@ -17,7 +17,7 @@ from typing import Any
 from servekit.core.binding import Binder, BoundCall
 from servekit.core.encoding import EncodeError, encode
 from servekit.core.envelope import Release, parse_request
-from servekit.errors import BadRequest, DeadlineExpired, ModelError
+from servekit.errors import BadRequest, DeadlineExpired, ModelError, ServekitError
 from servekit.runtimes.base import Runtime
 
 __all__ = ["Answer", "DataPlane"]
@@ -66,6 +66,10 @@ class DataPlane:
         try:
             return self.runtime.predict(bound.args, bound.kwargs)
         except DeadlineExpired:
+            raise
+        except ServekitError as exc:  # a runtime's own answer (R's error, its timeout)
+            if exc.code == ModelError.code:
+                log.error("model raised: %s", exc.message, extra={"request_id": request_id})
             raise
         except BaseException as exc:  # sys.exit() or KeyboardInterrupt in user code too
             log.error(

@@ -24,6 +24,10 @@ def make_runtime(target: Target, project_dir: Path, settings: Settings | None = 
         from servekit.runtimes.python import PythonRuntime
 
         return PythonRuntime(target, project_dir)
+    if target.runtime == "r":
+        from servekit.runtimes.r import RRuntime
+
+        return RRuntime(target, settings if settings is not None else Settings())
     if target.runtime == "onnx":
         from servekit.runtimes.onnx import OnnxRuntime
 
