@@ -102,14 +102,21 @@ def run(models: list[str], open_seconds: float, closed_seconds: float) -> dict[s
     for model in models:
         if model == "onnx":
             targets, document, expect = ONNX_TARGETS, ONNX_BODY, b'"probability"'
+        elif model == "r":  # R echo against servekit's own Python echo
+            _, document, expect = MODELS["echo"]
+            targets = {
+                "servekit": "benchmarks/models/echo.R:predict",
+                "baseline": "benchmarks/models/echo.py:predict",
+            }
         else:
             target, document, expect = MODELS[model]
             targets = {"servekit": target, "baseline": target}
         body = json.dumps(document).encode()
         for name in ("baseline", "servekit"):
             port += 1
+            kind = "servekit" if model == "r" else name  # both sides are servekit for R
             server = start(
-                name,
+                kind,
                 str(ROOT / targets[name]),
                 port,
                 processes,
@@ -238,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             cwd=ROOT,
         )
-    models = ["echo"] if args.short else ["echo", "numpy", "onnx"]
+    models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
     report = run(
         models, open_seconds=10 if args.short else 20, closed_seconds=5 if args.short else 10
     )

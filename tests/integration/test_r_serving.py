@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, http, post_json, write_project
+from tests.metrics_parsing import value
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +52,20 @@ def test_a_crashing_r_function_costs_one_request(serve, tmp_path: Path) -> None:
     failed = post_json(url, {"data": {"x": -1}})
     assert failed.body["error"]["message"] == "R error: negative input"
     assert post_json(url, {"data": {"x": 5}}).body["result"] == 10
+
+
+def test_r_models_get_the_same_auth_and_metrics(serve) -> None:
+    server = serve(
+        f"{EXAMPLES}/r_score/model.R:predict",
+        "--processes",
+        "2",
+        env={"SERVEKIT_ACCESS_TOKENS": "r-token"},
+    )
+    url = f"{server.url}/model"
+    document = {"data": {"tenure_months": 24, "monthly_spend": 20}}
+    assert post_json(url, document).status == 401
+    for _ in range(3):
+        assert post_json(url, document, {"Authorization": "Bearer r-token"}).status == 200
+    text = http("GET", f"{server.url}/metrics").raw.decode()
+    assert value(text, "servekit_requests_total", route="/model", code="200") == 3
+    assert value(text, "servekit_auth_failures_total") == 1

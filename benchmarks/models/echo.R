@@ -1,0 +1,2 @@
+# R echo for the benchmark: returns its argument (R harness overhead).
+predict <- function(payload) payload
