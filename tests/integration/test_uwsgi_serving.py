@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import socket
 from http.client import HTTPResponse
 from pathlib import Path
@@ -361,4 +360,3 @@ def test_python_dash_m_and_version(tmp_path: Path) -> None:
     result = run_cli(["--version"])
     assert result.returncode == 0
     assert result.stdout.startswith("servekit ")
-    assert os.path.exists(EXAMPLES / "range" / "model.py")

@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import Client
 
 from servekit.http import ServerState, create_app
 from servekit.loading import load_dataplane
@@ -145,3 +146,19 @@ def test_no_bytes_get_a_500(client: FlaskClient, raw: bytes) -> None:
     reply = post(client, raw)
     assert reply.status_code in (200, 400, 422), reply.data
     assert reply.get_json()["request_id"]
+
+
+def test_flasks_own_prediction_view_answers_like_the_fast_path(client: FlaskClient) -> None:
+    # PredictionPath answers prediction POSTs before Flask; Flask's view for the same routes
+    # (there for 405s) must give the same answer if it is ever reached directly.
+    inner = Client(client.application.wsgi_app.app, client.application.response_class)
+    body = {"data": {"x": 2, "scale": 2.0}}
+    fast, direct = post(client, body), post(inner, body)  # type: ignore[arg-type]
+    assert fast.status_code == direct.status_code == 200
+    assert (
+        fast.get_json()["result"]
+        == direct.get_json()["result"]
+        == {"x": 4.0, "total": 0, "echo": None}
+    )
+    bad = post(inner, {"data": {"x": "a"}})  # type: ignore[arg-type]
+    assert (bad.status_code, bad.get_json()["error"]["code"]) == (422, "INVALID_ARGUMENTS")

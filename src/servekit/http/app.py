@@ -75,7 +75,7 @@ def create_app(
     )
     metrics_port = str(settings.metrics_port) if settings.metrics_port else ""
 
-    def predict(**_: str) -> Response:  # reached only where PredictionPath passes
+    def predict(**_: str) -> Response:  # PredictionPath answers first; same code either way
         body = predictions.answer(request.environ, g.request_id)
         return Response(body, 200, mimetype=_JSON)
 
