@@ -1,0 +1,244 @@
+"""The embedded job store: one SQLite file (WAL), shared by the processes of one pod.
+
+Each process (and thread) opens its own connection on first use, so a store made
+before a fork works after it. Every read-modify-write runs in a ``BEGIN IMMEDIATE``
+transaction, which SQLite serialises across processes; readers never block in WAL
+mode. Jobs survive a restart of every process: only the file holds them. Finished jobs
+are deleted, input and result with them, once their retention has passed (by
+:meth:`SqliteStore.purge`, which workers call; reads hide expired jobs before that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from servekit.errors import ConfigError
+from servekit.jobs.memory import _lost_message
+from servekit.jobs.model import (
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    Job,
+    JobPolicy,
+    Lease,
+    Submitted,
+    new_job_id,
+)
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id       TEXT PRIMARY KEY,
+    state        TEXT NOT NULL,
+    payload      BLOB,
+    result       BLOB,
+    errors       TEXT NOT NULL DEFAULT '[]',
+    idem_key     TEXT UNIQUE,
+    created_at   REAL NOT NULL,
+    started_at   REAL,
+    completed_at REAL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    token        TEXT,
+    lease_until  REAL,
+    expires_at   REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
+"""
+_POLL_SECONDS = 0.05
+_COLUMNS = "job_id, state, created_at, attempts, started_at, completed_at, result, errors"
+
+
+class SqliteStore:
+    """Jobs in the SQLite database at ``path`` (created with its folder if missing)."""
+
+    def __init__(
+        self, path: Path, policy: JobPolicy, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.policy = policy
+        self.path = path
+        self._clock = clock
+        self._local = threading.local()
+        self._pid = -1
+
+    def _db(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # a fork: connections of the parent are not ours
+            self._local = threading.local()
+            self._pid = os.getpid()
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+            except (OSError, sqlite3.Error) as exc:
+                raise ConfigError(f"cannot open the job store {self.path}: {exc}") from exc
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def submit(self, payload: bytes, idempotency_key: str | None = None) -> Submitted:
+        now = self._clock()
+        with self._write() as db:
+            if idempotency_key is not None:
+                row = db.execute(
+                    "SELECT job_id FROM jobs WHERE idem_key = ? "
+                    "AND (expires_at IS NULL OR expires_at > ?)",
+                    (idempotency_key, now),
+                ).fetchone()
+                if row is not None:
+                    return Submitted(row[0], created=False)
+                db.execute("DELETE FROM jobs WHERE idem_key = ?", (idempotency_key,))
+            job_id = new_job_id()
+            db.execute(
+                "INSERT INTO jobs (job_id, state, payload, idem_key, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (job_id, QUEUED, payload, idempotency_key, now),
+            )
+        return Submitted(job_id, created=True)
+
+    def get(self, job_id: str) -> Job | None:
+        row = (
+            self._db()
+            .execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (job_id, self._clock()),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        job_id, state, created, attempts, started, completed, result, errors = row
+        return Job(
+            job_id, state, created, attempts, started, completed, result, tuple(json.loads(errors))
+        )
+
+    def lease(self, owner: str, wait_seconds: float) -> Lease | None:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            found = self._take(owner)
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            time.sleep(min(_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def _take(self, owner: str) -> Lease | None:
+        now = self._clock()
+        with self._write() as db:
+            while True:
+                row = db.execute(
+                    "SELECT job_id, state, attempts, payload, created_at, errors FROM jobs "
+                    "WHERE state = ? OR (state = ? AND lease_until <= ?) "
+                    "ORDER BY created_at LIMIT 1",
+                    (QUEUED, RUNNING, now),
+                ).fetchone()
+                if row is None:
+                    return None
+                job_id, state, attempts, payload, created_at, errors = row
+                lost = state == RUNNING
+                if lost:
+                    errors = json.dumps([*json.loads(errors), _lost_message(attempts, self.policy)])
+                    if attempts >= self.policy.max_attempts:
+                        self._finish(db, job_id, FAILED, None, errors, now)
+                        continue
+                token = f"{owner}:{new_job_id()}"
+                db.execute(
+                    "UPDATE jobs SET state = ?, attempts = attempts + 1, token = ?, "
+                    "lease_until = ?, started_at = COALESCE(started_at, ?), errors = ? "
+                    "WHERE job_id = ?",
+                    (RUNNING, token, now + self.policy.lease_seconds, now, errors, job_id),
+                )
+                return Lease(job_id, token, attempts + 1, payload, created_at, redelivered=lost)
+
+    def renew(self, lease: Lease) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET lease_until = ? WHERE job_id = ? AND token = ? AND state = ?",
+                (self._clock() + self.policy.lease_seconds, lease.job_id, lease.token, RUNNING),
+            )
+            return cursor.rowcount == 1
+
+    def succeed(self, lease: Lease, result: bytes) -> bool:
+        with self._write() as db:
+            errors = self._held(db, lease)
+            if errors is None:
+                return False
+            self._finish(db, lease.job_id, SUCCEEDED, result, errors, self._clock())
+            return True
+
+    def fail(self, lease: Lease, error: str, retry: bool) -> bool:
+        with self._write() as db:
+            errors = self._held(db, lease)
+            if errors is None:
+                return False
+            errors = json.dumps([*json.loads(errors), error])
+            if retry and lease.attempt < self.policy.max_attempts:
+                db.execute(
+                    "UPDATE jobs SET state = ?, token = NULL, lease_until = NULL, errors = ? "
+                    "WHERE job_id = ?",
+                    (QUEUED, errors, lease.job_id),
+                )
+            else:
+                self._finish(db, lease.job_id, FAILED, None, errors, self._clock())
+            return True
+
+    def depth(self) -> int:
+        row = self._db().execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (QUEUED,)).fetchone()
+        return int(row[0])
+
+    def purge(self) -> int:
+        with self._write() as db:
+            cursor = db.execute("DELETE FROM jobs WHERE expires_at <= ?", (self._clock(),))
+            return cursor.rowcount
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None and self._pid == os.getpid():
+            db.close()
+        self._local = threading.local()
+
+    @staticmethod
+    def _held(db: sqlite3.Connection, lease: Lease) -> str | None:
+        """The job's errors (JSON) when ``lease`` still holds it, else None."""
+        row = db.execute(
+            "SELECT errors FROM jobs WHERE job_id = ? AND token = ? AND state = ?",
+            (lease.job_id, lease.token, RUNNING),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _finish(
+        self,
+        db: sqlite3.Connection,
+        job_id: str,
+        state: str,
+        result: bytes | None,
+        errors: str,
+        now: float,
+    ) -> None:
+        db.execute(
+            "UPDATE jobs SET state = ?, result = ?, errors = ?, completed_at = ?, "
+            "expires_at = ?, payload = NULL, token = NULL, lease_until = NULL "
+            "WHERE job_id = ?",
+            (state, result, errors, now, now + self.policy.retention_seconds, job_id),
+        )

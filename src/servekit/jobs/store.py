@@ -1,0 +1,87 @@
+"""The job-store seam: one small interface, chosen by URL (``SERVEKIT_ASYNC_STORE``).
+
+Every method may be called from any process sharing the store; a store opens its
+connections lazily, so one made before a fork is safe to use after it. Times are Unix
+seconds from the store's clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from servekit.errors import ConfigError
+from servekit.jobs.model import Job, JobPolicy, Lease, Submitted
+
+__all__ = ["JobStore", "open_store"]
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """Durable jobs: submit and poll (HTTP side); lease, renew, finish (worker side)."""
+
+    policy: JobPolicy
+
+    def submit(self, payload: bytes, idempotency_key: str | None = None) -> Submitted:
+        """Queue ``payload`` (a validated request body). The same idempotency key, while
+        its job is kept, returns that job's id and queues nothing."""
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None when it is unknown or has expired."""
+
+    def lease(self, owner: str, wait_seconds: float) -> Lease | None:
+        """Take the next job for ``owner`` (a unique worker name), waiting up to
+        ``wait_seconds`` for one. Jobs whose lease ran out are taken again; one that has
+        used up its attempts is failed instead."""
+
+    def renew(self, lease: Lease) -> bool:
+        """Extend ``lease`` by the policy's lease time; False when it is no longer held."""
+
+    def succeed(self, lease: Lease, result: bytes) -> bool:
+        """Record the result; False (and nothing changes) when the lease was lost."""
+
+    def fail(self, lease: Lease, error: str, retry: bool) -> bool:
+        """Record a failed attempt: queue the job again when ``retry`` and attempts are
+        left, else fail it. False (and nothing changes) when the lease was lost."""
+
+    def depth(self) -> int:
+        """Jobs waiting to be taken."""
+
+    def purge(self) -> int:
+        """Delete finished jobs past their retention (input and result); how many."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def open_store(url: str, policy: JobPolicy, namespace: str = "servekit") -> JobStore:
+    """The store for ``url``: ``sqlite:///abs/path.db``, ``redis://host:port/db``
+    (``rediss://`` for TLS) or ``memory://`` (one process only: tests).
+
+    ``namespace`` keeps the jobs of different models (and versions) apart in one Redis.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(
+            f"SERVEKIT_ASYNC_STORE must be a URL such as sqlite:///var/jobs.db or "
+            f"redis://host:6379/0, got {url!r}"
+        )
+    if scheme == "sqlite":
+        from servekit.jobs.sqlite import SqliteStore
+
+        path = "/" + rest.lstrip("/")
+        if rest in ("", "/"):
+            raise ConfigError(f"SERVEKIT_ASYNC_STORE={url!r} names no database file")
+        return SqliteStore(Path(path), policy)
+    if scheme in ("redis", "rediss", "unix"):
+        from servekit.jobs.redis import RedisStore
+
+        return RedisStore(url, policy, namespace)
+    if scheme == "memory":
+        from servekit.jobs.memory import MemoryStore
+
+        return MemoryStore(policy)
+    raise ConfigError(
+        f"SERVEKIT_ASYNC_STORE: unknown store {scheme!r}; use sqlite:///path/jobs.db or "
+        f"redis://host:port/db"
+    )
