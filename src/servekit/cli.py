@@ -1,4 +1,4 @@
-"""The ``servekit`` command: ``servekit serve TARGET [flags]``.
+"""The ``servekit`` command: ``servekit serve TARGET [flags]``, ``servekit worker TARGET``.
 
 Flags mirror the settings (``--port`` for ``SERVEKIT_PORT``); see
 :class:`~servekit.settings.Settings` or ``servekit serve --help``.
@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from servekit._version import __version__
@@ -47,23 +48,44 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the generated uWSGI configuration and exit",
     )
+    _add_setting_flags(serve)
+    worker = commands.add_parser(
+        "worker",
+        help="run asynchronous jobs",
+        description=(
+            "Run TARGET's asynchronous jobs from SERVEKIT_ASYNC_STORE in --processes worker "
+            "processes (each loads the model once). SIGTERM lets each finish its job."
+        ),
+    )
+    worker.add_argument(
+        "target",
+        nargs="?",
+        default=None,
+        metavar="TARGET",
+        help="what to run (default: $SERVEKIT_TARGET)",
+    )
+    worker.add_argument("--pidfile", default="", help=argparse.SUPPRESS)
+    _add_setting_flags(worker)
+    return parser
+
+
+def _add_setting_flags(command: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(Settings):
         if f.name == "target":
             continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f"{f.metadata['doc']} [{env_name(f.name)}, default {f.default!r}]"
         if f.type == "bool":
-            serve.add_argument(
+            command.add_argument(
                 flag,
                 action=argparse.BooleanOptionalAction,
                 default=None,
                 help=help_text.replace("%", "%%"),
             )
         else:
-            serve.add_argument(
+            command.add_argument(
                 flag, default=None, metavar=f.name.upper(), help=help_text.replace("%", "%%")
             )
-    return parser
 
 
 def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
@@ -79,11 +101,9 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def serve(ns: argparse.Namespace) -> int:
-    """Check the target, then exec uWSGI (or run the development server)."""
-    from servekit.logs import configure_logging
-    from servekit.runtimes import check_target, parse_target
-    from servekit.serving.uwsgi import exec_uwsgi, render_ini, uwsgi_options
+def _settings(ns: argparse.Namespace) -> tuple[Settings, Path]:
+    """The settings from the environment and flags, with the target made absolute."""
+    from servekit.runtimes import parse_target
 
     settings = Settings.from_env(os.environ, **_overrides(ns))
     target = parse_target(settings.target, settings.project_dir)
@@ -91,6 +111,32 @@ def serve(ns: argparse.Namespace) -> int:
     settings = dataclasses.replace(
         settings, target=target.absolute_spec, project_dir=str(project_dir)
     )
+    return settings, project_dir
+
+
+def worker(ns: argparse.Namespace) -> int:
+    """Check the target, then run the job workers until stopped."""
+    from servekit.jobs.supervisor import run_supervisor
+    from servekit.logs import configure_logging
+    from servekit.runtimes import check_target, parse_target
+    from servekit.serving.jobs import serve_worker_metrics
+
+    settings, project_dir = _settings(ns)
+    check_target(parse_target(settings.target, settings.project_dir), project_dir)
+    configure_logging(settings.log_format, settings.log_level)
+    os.chdir(project_dir)
+    serve_worker_metrics(settings)
+    return run_supervisor(settings, settings.worker_processes, ns.pidfile)
+
+
+def serve(ns: argparse.Namespace) -> int:
+    """Check the target, then exec uWSGI (or run the development server)."""
+    from servekit.logs import configure_logging
+    from servekit.runtimes import check_target, parse_target
+    from servekit.serving.uwsgi import exec_uwsgi, render_ini, uwsgi_options
+
+    settings, project_dir = _settings(ns)
+    target = parse_target(settings.target, settings.project_dir)
     if target.runtime in ("onnx", "r") and settings.preload:
         # onnxruntime's thread pools and an R child process do not survive fork.
         logging.getLogger("servekit").warning(
@@ -147,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``servekit`` console script and ``python -m servekit``."""
     ns = _parser().parse_args(argv)
     try:
-        return serve(ns)
+        return worker(ns) if ns.command == "worker" else serve(ns)
     except ServekitError as exc:
         sys.stderr.write(f"servekit: error: {exc.message}\n")
         return 2

@@ -20,6 +20,7 @@ The tree::
     ├── UnsupportedMediaType      415 UNSUPPORTED_MEDIA_TYPE
     ├── ModelError                500 MODEL_ERROR           the user's code raised
     ├── NotReady                  503 NOT_READY             model not loaded yet, or draining
+    ├── StoreUnavailable          503 STORE_UNAVAILABLE     the async job store cannot be reached
     ├── Timeout                   504 TIMEOUT
     ├── LoadError                 500 LOAD_ERROR            start-up: the model could not be loaded
     └── ConfigError               500 CONFIG_ERROR          start-up: a setting is invalid
@@ -46,6 +47,7 @@ __all__ = [
     "PayloadTooLarge",
     "Problem",
     "ServekitError",
+    "StoreUnavailable",
     "Timeout",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -193,6 +195,13 @@ class NotReady(ServekitError):
 
     status = 503
     code = "NOT_READY"
+
+
+class StoreUnavailable(ServekitError):
+    """The asynchronous job store (SQLite file, Redis) cannot be reached just now."""
+
+    status = 503
+    code = "STORE_UNAVAILABLE"
 
 
 class Timeout(ServekitError):

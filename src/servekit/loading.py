@@ -11,9 +11,19 @@ from servekit.core.envelope import Release
 from servekit.runtimes import make_runtime, parse_target
 from servekit.settings import Settings
 
-__all__ = ["load_dataplane"]
+__all__ = ["load_dataplane", "release_of"]
 
 log = logging.getLogger("servekit.load")
+
+
+def release_of(settings: Settings) -> Release:
+    """What ``settings`` serve: servekit's version, the model's name and version."""
+    target = parse_target(settings.target, settings.project_dir)
+    return Release(
+        harness_version=__version__,
+        model_name=settings.model_name or target.default_model_name,
+        model_version=settings.model_version,
+    )
 
 
 def load_dataplane(settings: Settings) -> DataPlane:
@@ -23,15 +33,7 @@ def load_dataplane(settings: Settings) -> DataPlane:
     started = time.perf_counter()
     runtime.load()
     load_seconds = time.perf_counter() - started
-    plane = DataPlane(
-        runtime,
-        Release(
-            harness_version=__version__,
-            model_name=settings.model_name or target.default_model_name,
-            model_version=settings.model_version,
-        ),
-        load_seconds=load_seconds,
-    )
+    plane = DataPlane(runtime, release_of(settings), load_seconds=load_seconds)
     for warning in plane.binder.warnings:
         log.warning("%s", warning)
     log.info(

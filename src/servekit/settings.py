@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from servekit.errors import ConfigError
@@ -130,6 +132,41 @@ class Settings:
         False,
         "R models: pass JSON arrays of scalars as R vectors (so `sum(x)` works) instead of lists.",
     )
+    async_store: str = _setting(
+        "",
+        "Job store for asynchronous predictions: `sqlite:///abs/path/jobs.db` (one pod) or "
+        "`redis://host:6379/0` (many pods). Setting it turns the async API on. Default with "
+        "`--async-workers`: `sqlite:///<metrics_dir>/jobs.db`.",
+    )
+    async_workers: int = _setting(
+        0,
+        "`servekit serve`: worker processes that run asynchronous jobs beside the HTTP "
+        "server (0: none; run `servekit worker` elsewhere, sharing SERVEKIT_ASYNC_STORE).",
+    )
+    async_max_body_bytes: int = _setting(
+        10 * 1024,
+        "Largest asynchronous request body; larger ones get 413 PAYLOAD_TOO_LARGE.",
+    )
+    async_max_result_bytes: int = _setting(
+        10 * 1024,
+        "Largest asynchronous result (as JSON); a larger one fails the job, telling the "
+        "user to return a reference (a URL or object key) instead.",
+    )
+    async_retention_seconds: int = _setting(
+        1800,
+        "Seconds a finished asynchronous job (input and result) is kept; then it is deleted "
+        "and its id answers 404.",
+    )
+    async_max_attempts: int = _setting(
+        3,
+        "Attempts at an asynchronous job before it is `failed` (a model error, a timeout "
+        "or a lost worker each count as one).",
+    )
+    async_lease_seconds: int = _setting(
+        30,
+        "A running job's lease: its worker renews it while the job runs; a job whose worker "
+        "died is taken again after this many seconds.",
+    )
     dev: bool = _setting(
         False,
         "Run Flask's development server with code reloading instead of uWSGI "
@@ -153,6 +190,12 @@ class Settings:
             (self.grace_seconds >= 0, "grace_seconds", "0 (wait) or more"),
             (self.max_requests_jitter >= 0, "max_requests_jitter", "0 or more"),
             (self.max_body_bytes >= 1, "max_body_bytes", "1 byte or more"),
+            (self.async_workers >= 0, "async_workers", "0 (none) or more"),
+            (self.async_max_body_bytes >= 1, "async_max_body_bytes", "1 byte or more"),
+            (self.async_max_result_bytes >= 1, "async_max_result_bytes", "1 byte or more"),
+            (self.async_retention_seconds >= 1, "async_retention_seconds", "1 second or more"),
+            (self.async_max_attempts >= 1, "async_max_attempts", "1 or more"),
+            (self.async_lease_seconds >= 1, "async_lease_seconds", "1 second or more"),
             (self.log_format in _LOG_FORMATS, "log_format", " or ".join(_LOG_FORMATS)),
             (self.log_level in _LOG_LEVELS, "log_level", ", ".join(_LOG_LEVELS)),
         ]
@@ -192,6 +235,21 @@ class Settings:
     def worker_processes(self) -> int:
         """The number of uWSGI workers: ``processes``, or the usable cores when 0."""
         return self.processes or usable_cores()
+
+    @property
+    def async_enabled(self) -> bool:
+        """True when this server accepts asynchronous predictions."""
+        return bool(self.async_store) or self.async_workers > 0
+
+    @property
+    def runtime_dir(self) -> Path:
+        """The folder holding each start's runtime files (``metrics_dir`` or its default)."""
+        return Path(self.metrics_dir or Path(tempfile.gettempdir()) / f"servekit-{self.port}")
+
+    @property
+    def async_store_url(self) -> str:
+        """``async_store``, or the embedded default beside the runtime files."""
+        return self.async_store or f"sqlite://{self.runtime_dir / 'jobs.db'}"
 
     @staticmethod
     def docs() -> list[tuple[str, str, str, str]]:

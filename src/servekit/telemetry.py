@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 from servekit._proc import alive
 
@@ -160,15 +162,18 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-def exposition(*registries: CollectorRegistry) -> bytes:
-    """The text exposition: all workers' files in multi-process mode, else ``registries``."""
+def exposition(*registries: CollectorRegistry, live: Sequence[Collector] = ()) -> bytes:
+    """The text exposition: all workers' files in multi-process mode, else ``registries``;
+    with ``live`` collectors (read at scrape time, such as the queue depth) either way."""
+    current = CollectorRegistry()
+    for collector in live:
+        current.register(collector)
     path = multiprocess_dir()
     if path is None:
-        return b"".join(generate_latest(r) for r in registries)
+        return b"".join(generate_latest(r) for r in (*registries, current))
     _forget_dead_workers(path)
-    combined = CollectorRegistry()
-    multiprocess.MultiProcessCollector(combined, path=path)  # type: ignore[no-untyped-call]
-    return generate_latest(combined)
+    multiprocess.MultiProcessCollector(current, path=path)  # type: ignore[no-untyped-call]
+    return generate_latest(current)
 
 
 def _forget_dead_workers(path: str) -> None:

@@ -80,13 +80,25 @@ class DataPlane:
             )
             raise ModelError(_exception_text(exc)) from exc
 
-    def predict(self, body: bytes, request_id: str) -> Answer:
-        """The whole path for one request body; returns the success envelope's bytes."""
-        started = self._clock()
+    def run(self, body: bytes, request_id: str) -> tuple[Any, float]:
+        """Bind and call: the model's raw result and the seconds the model took."""
         bound = self.bind(body)
         model_started = self._clock()
         result = self.call(bound, request_id)
-        model_seconds = self._clock() - model_started
+        return result, self._clock() - model_started
+
+    def encode_result(self, value: Any, request_id: str) -> bytes:
+        """JSON bytes for a result; a result that cannot be encoded is a ModelError."""
+        try:
+            return encode(value)
+        except EncodeError as exc:
+            log.error("result could not be encoded: %s", exc, extra={"request_id": request_id})
+            raise ModelError(f"the model's result could not be encoded as JSON: {exc}") from exc
+
+    def predict(self, body: bytes, request_id: str) -> Answer:
+        """The whole path for one request body; returns the success envelope's bytes."""
+        started = self._clock()
+        result, model_seconds = self.run(body, request_id)
         envelope = {
             "result": result,
             "request_id": request_id,
@@ -94,11 +106,7 @@ class DataPlane:
             "timing": (self._clock() - started) * 1000,
             "release": self._release,
         }
-        try:
-            return Answer(encode(envelope), model_seconds)
-        except EncodeError as exc:
-            log.error("result could not be encoded: %s", exc, extra={"request_id": request_id})
-            raise ModelError(f"the model's result could not be encoded as JSON: {exc}") from exc
+        return Answer(self.encode_result(envelope, request_id), model_seconds)
 
 
 def _exception_text(exc: BaseException) -> str:

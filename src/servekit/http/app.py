@@ -16,10 +16,12 @@ from typing import Any
 import orjson
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client.registry import Collector
 
 from servekit import errors, metrics
 from servekit._version import __version__
 from servekit.auth import build_authenticator
+from servekit.http import async_routes
 from servekit.http.errors import error_response, to_servekit_error
 from servekit.http.predictions import (
     Gate,
@@ -30,6 +32,9 @@ from servekit.http.predictions import (
     request_id,
 )
 from servekit.http.state import ServerState
+from servekit.jobs.config import job_store
+from servekit.jobs.metrics import JobMetrics, QueueDepth
+from servekit.jobs.service import AsyncPredictions
 from servekit.logs import AccessLog, request_id_var
 from servekit.settings import Settings
 from servekit.telemetry import ServerMetrics, exposition
@@ -43,6 +48,7 @@ _PREDICT_ROUTES = ("/model", "/models/<model_id>/<version>/model")
 _LIVE_ROUTES = ("/healthz", "/v2/health/live")
 _READY_ROUTES = ("/readyz", "/v2/health/ready")
 _METRICS_ROUTE = "/metrics"
+_PROTECTED = frozenset((*_PREDICT_ROUTES, *async_routes.ASYNC_ROUTES))
 
 
 def create_app(
@@ -74,6 +80,7 @@ def create_app(
         telemetry, AccessLog(settings.log_format, settings.log_level), release_fields
     )
     metrics_port = str(settings.metrics_port) if settings.metrics_port else ""
+    jobs, live = _async_predictions(settings, state, server_registry)
 
     def predict(**_: str) -> Response:  # PredictionPath answers first; same code either way
         body = predictions.answer(request.environ, g.request_id)
@@ -96,7 +103,9 @@ def create_app(
 
     def metrics_view() -> Response:
         extra = [metrics.registry()] if metrics.created() else []
-        return Response(exposition(server_registry, *extra), mimetype=CONTENT_TYPE_LATEST)
+        return Response(
+            exposition(server_registry, *extra, live=live), mimetype=CONTENT_TYPE_LATEST
+        )
 
     for rules, view, method in (
         (_PREDICT_ROUTES, predict, "POST"),
@@ -106,6 +115,7 @@ def create_app(
     ):
         for rule in rules:
             app.add_url_rule(rule, rule, view, methods=[method])
+    async_routes.register(app, jobs)
 
     # The hooks run on every request Flask answers: each resolves Flask's proxies once.
     @app.before_request
@@ -118,7 +128,7 @@ def create_app(
         telemetry.inflight.inc()
         ctx.inflight = True
         endpoint = req.endpoint
-        gate.admit(environ, protected=endpoint in _PREDICT_ROUTES)
+        gate.admit(environ, protected=endpoint in _PROTECTED)
         if metrics_port and (environ.get("SERVER_PORT") == metrics_port) != (
             endpoint == _METRICS_ROUTE
         ):
@@ -163,6 +173,18 @@ def create_app(
         app.wsgi_app, gate, predictions, recorder, metrics_port
     )
     return app
+
+
+def _async_predictions(
+    settings: Settings, state: ServerState, registry: CollectorRegistry
+) -> tuple[AsyncPredictions | None, list[Collector]]:
+    """The async API's service (None when it is off) and the collectors read at scrape."""
+    plane = state.dataplane
+    if not settings.async_enabled or plane is None:
+        return None, []
+    store = job_store(settings, plane.release)
+    jobs = AsyncPredictions(plane, store, settings.async_max_body_bytes, JobMetrics(registry))
+    return jobs, [QueueDepth(store)]
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response:

@@ -7,9 +7,11 @@ with ``--shared-import``, routes to every worker. In each worker the handler:
 1. marks the worker's :class:`~servekit.http.state.ServerState` as draining, so
    ``/readyz`` answers 503 at once while predictions are still served (a load balancer
    needs a few seconds to stop sending);
-2. after ``drain_seconds``, asks the master (through its FIFO) for a graceful stop:
+2. with ``--async-workers``, tells the job workers to finish their jobs and stop, and
+   (after the drain) waits for them, at most ``grace_seconds``;
+3. after ``drain_seconds``, asks the master (through its FIFO) for a graceful stop:
    idle workers exit, busy ones finish their request; the master then exits 0;
-3. if ``grace_seconds`` is set, SIGKILLs workers still busy that long after that.
+4. if ``grace_seconds`` is set, SIGKILLs workers still busy that long after that.
 
 This is an entry-point module (like :mod:`servekit.serving.wsgi`): it registers the
 handler when uWSGI imports it in the master, and does nothing elsewhere.
@@ -23,9 +25,11 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 from servekit._proc import alive, children
 from servekit.http.state import ServerState
+from servekit.serving.jobs import PIDFILE
 from servekit.settings import Settings
 
 __all__ = ["UWSGI_SIGNAL", "watch"]
@@ -59,13 +63,19 @@ def _on_sigterm(signum: int) -> None:
 def _stop_later(settings: Settings) -> None:
     import uwsgi
 
-    time.sleep(settings.drain_seconds)
-    if settings.grace_seconds:
-        _hard_stop_after(settings.grace_seconds, os.getppid())
     fifo = uwsgi.opt.get("master-fifo", b"")
     if isinstance(fifo, list):
         fifo = fifo[0]
     path = fifo.decode() if isinstance(fifo, bytes) else str(fifo)
+    jobs = _job_supervisor(Path(path).parent)
+    if jobs:  # its workers finish their jobs while the load balancer stops sending
+        with contextlib.suppress(OSError):
+            os.kill(jobs, signal.SIGUSR1)
+    time.sleep(settings.drain_seconds)
+    if jobs:
+        _wait_for_jobs(jobs, settings.grace_seconds or settings.timeout + 5)
+    if settings.grace_seconds:
+        _hard_stop_after(settings.grace_seconds, os.getppid())
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
         try:
@@ -79,6 +89,21 @@ def _stop_later(settings: Settings) -> None:
     # respawn it).
     time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGHUP)
+
+
+def _job_supervisor(start: Path) -> int:
+    """The pid of this server's job supervisor (``--async-workers``), or 0."""
+    try:
+        return int((start / PIDFILE).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _wait_for_jobs(supervisor: int, seconds: float) -> None:
+    """Wait (at most ``seconds``) until the job supervisor has no busy workers left."""
+    deadline = time.monotonic() + seconds
+    while alive(supervisor) and children(supervisor) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _hard_stop_after(seconds: int, master: int) -> None:

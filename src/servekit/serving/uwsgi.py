@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import NoReturn, Union
 
 from servekit.errors import ConfigError
+from servekit.serving.jobs import daemon_option
 from servekit.settings import Settings
 from servekit.telemetry import MULTIPROC_ENV, prepare_start_dir
 
@@ -30,8 +30,7 @@ DRAIN_MODULE = "servekit.serving.drain"
 
 def start_dir(settings: Settings, pid: int) -> Path:
     """This start's folder for runtime files (metrics, master FIFO); not created here."""
-    parent = Path(settings.metrics_dir or Path(tempfile.gettempdir()) / f"servekit-{settings.port}")
-    return parent / f"start-{pid}"
+    return settings.runtime_dir / f"start-{pid}"
 
 
 def uwsgi_options(settings: Settings, project_dir: Path, pid: int | None = None) -> list[Option]:
@@ -73,6 +72,8 @@ def uwsgi_options(settings: Settings, project_dir: Path, pid: int | None = None)
         options.insert(3, ("http-socket", f"{settings.host}:{settings.metrics_port}"))
     if not settings.preload:
         options.append(("lazy-apps", True))
+    if settings.async_workers:
+        options.append(("attach-daemon2", daemon_option(settings, runtime)))
     if settings.max_requests:
         options.append(("max-requests", settings.max_requests))
         options.append(("max-requests-delta", settings.max_requests_jitter))
