@@ -1,0 +1,316 @@
+"""The shared job store: one Redis (6.2 or later) for the workers of many pods.
+
+Every key of a store starts with ``servekit:<namespace>:``:
+
+- ``stream``: a Redis Stream with one entry ``{id: <job id>}`` per queued attempt, read
+  by the consumer group ``workers`` (made on first use from id ``0``, so entries added
+  before it are not skipped). An entry stays in the group's pending list while its
+  attempt runs; a worker renews its lease by resetting the entry's idle time (``XCLAIM``).
+- ``job:<id>``: a hash with the job's ``state``, ``payload``, ``result``, ``errors`` (a
+  JSON array), ``created_at``, ``started_at``, ``completed_at``, ``attempts``, the current
+  attempt's ``token`` and ``owner``, its stream ``entry`` and its ``idem`` key.
+- ``idem:<key>``: the id of the job submitted with that idempotency key.
+
+Delivery is at least once: an entry idle for longer than the lease (its worker died or
+stopped renewing) is taken by the next worker (``XAUTOCLAIM``), which records the lost
+attempt and runs the job again, or fails it when it has used its attempts. The token
+fences each attempt, and each change of a job runs as one Lua script, so a stale worker
+changes nothing. A finished job's entry is removed; its hash and idempotency key expire
+after the retention (Redis deletes them itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import redis
+
+from servekit.errors import ConfigError
+from servekit.jobs.memory import _lost_message
+from servekit.jobs.model import Job, JobPolicy, Lease, Submitted, new_job_id
+
+__all__ = ["RedisStore"]
+
+T = TypeVar("T")
+_GROUP = "workers"
+_SLICE_SECONDS = 1.0  # the longest XREADGROUP BLOCK (under the socket timeout, if any)
+_FIELDS = ("state", "created_at", "attempts", "started_at", "completed_at", "result", "errors")
+
+# Shared by the scripts below. KEYS: job hash, stream. ARGV[1..3]: job id, now, retention ms.
+_LUA = """
+local job, stream, id, now, keep = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
+local function append(list, item)
+  if list == '[]' then return '[' .. item .. ']' end
+  return string.sub(list, 1, -2) .. ',' .. item .. ']'
+end
+local function drop(entry)
+  redis.call('XACK', stream, 'workers', entry)
+  redis.call('XDEL', stream, entry)
+end
+local function finish(state, errors)
+  local entry, idem = unpack(redis.call('HMGET', job, 'entry', 'idem'))
+  if entry then drop(entry) end
+  redis.call('HSET', job, 'state', state, 'errors', errors, 'completed_at', now)
+  redis.call('HDEL', job, 'payload', 'token', 'owner', 'entry')
+  redis.call('PEXPIRE', job, keep)
+  if idem and redis.call('GET', idem) == id then redis.call('PEXPIRE', idem, keep) end
+end
+"""
+_SUBMIT = """
+if KEYS[3] then
+  local existing = redis.call('GET', KEYS[3])
+  if existing and redis.call('EXISTS', ARGV[4] .. existing) == 1 then return existing end
+  redis.call('SET', KEYS[3], ARGV[1])
+  redis.call('HSET', KEYS[1], 'idem', KEYS[3])
+end
+local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
+redis.call('HSET', KEYS[1], 'state', 'queued', 'payload', ARGV[3], 'errors', '[]',
+  'created_at', ARGV[2], 'attempts', 0, 'entry', entry)
+return false
+"""
+_START = """
+local entry, lost_for = ARGV[4], tonumber(ARGV[8])
+local state, attempts, errors, current = unpack(
+  redis.call('HMGET', job, 'state', 'attempts', 'errors', 'entry'))
+if (state ~= 'queued' and state ~= 'running') or current ~= entry then
+  drop(entry)
+  return {0}
+end
+attempts = tonumber(attempts)
+local lost = state == 'running'
+if lost then
+  if attempts ~= lost_for then return {1, attempts} end
+  errors = append(errors, ARGV[9])
+  if attempts >= tonumber(ARGV[7]) then
+    finish('failed', errors)
+    return {0}
+  end
+end
+redis.call('HSET', job, 'state', 'running', 'attempts', attempts + 1, 'errors', errors,
+  'owner', ARGV[5], 'token', ARGV[6])
+redis.call('HSETNX', job, 'started_at', now)
+local payload, created = unpack(redis.call('HMGET', job, 'payload', 'created_at'))
+return {2, attempts + 1, lost and 1 or 0, payload, created}
+"""
+_RENEW = """
+local token, entry, owner = unpack(redis.call('HMGET', job, 'token', 'entry', 'owner'))
+if token ~= ARGV[4] then return 0 end
+return #redis.call('XCLAIM', stream, 'workers', owner, 0, entry, 'JUSTID')
+"""
+_SUCCEED = """
+local state, token, errors = unpack(redis.call('HMGET', job, 'state', 'token', 'errors'))
+if state ~= 'running' or token ~= ARGV[4] then return 0 end
+redis.call('HSET', job, 'result', ARGV[5])
+finish('succeeded', errors)
+return 1
+"""
+_FAIL = """
+local state, token, attempts, errors, entry = unpack(
+  redis.call('HMGET', job, 'state', 'token', 'attempts', 'errors', 'entry'))
+if state ~= 'running' or token ~= ARGV[4] then return 0 end
+errors = append(errors, ARGV[5])
+if ARGV[6] == '1' and tonumber(attempts) < tonumber(ARGV[7]) then
+  drop(entry)
+  local new = redis.call('XADD', stream, '*', 'id', id)
+  redis.call('HSET', job, 'state', 'queued', 'errors', errors, 'entry', new)
+  redis.call('HDEL', job, 'token', 'owner')
+else
+  finish('failed', errors)
+end
+return 1
+"""
+_DEPTH = "return redis.call('XLEN', KEYS[1]) - redis.call('XPENDING', KEYS[1], 'workers')[1]"
+_SCRIPTS = {
+    "submit": _SUBMIT,
+    "depth": _DEPTH,
+    "start": _LUA + _START,
+    "renew": _LUA + _RENEW,
+    "succeed": _LUA + _SUCCEED,
+    "fail": _LUA + _FAIL,
+}
+
+
+def _redact(url: str) -> str:
+    """``url`` without its user, password or ``password=`` query parameter."""
+    return re.sub(r"(password=)[^&]*", r"\1***", re.sub(r"//[^/@]*@", "//***@", url))
+
+
+class RedisStore:
+    """Jobs in the Redis at ``url``, under ``servekit:<namespace>:``; ``clock`` stamps the
+    jobs' times (leases and retention are timed by Redis itself)."""
+
+    def __init__(
+        self,
+        url: str,
+        policy: JobPolicy,
+        namespace: str = "servekit",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.policy = policy
+        self.url = url
+        self._clock = clock
+        self._prefix = f"servekit:{namespace}:"
+        self._stream = self._prefix + "stream"
+        self._lease_ms = max(1, int(policy.lease_seconds * 1000))
+        self._keep_ms = max(1, int(policy.retention_seconds * 1000))
+        self._pid = -1
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._cursor: Any = "0-0"  # where XAUTOCLAIM goes on scanning the pending entries
+        self._slice = _SLICE_SECONDS
+
+    def _redis(self) -> Any:
+        """This process's client (a fork gets its own), with the consumer group made."""
+        if self._client is None or self._pid != os.getpid():
+            try:
+                client = redis.Redis.from_url(self.url)
+            except ValueError as exc:
+                raise ConfigError(f"invalid job store URL {_redact(self.url)}: {exc}") from exc
+            self._group(client)
+            timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+            self._slice = min(_SLICE_SECONDS, timeout / 2) if timeout else _SLICE_SECONDS
+            self._scripts = {name: client.register_script(lua) for name, lua in _SCRIPTS.items()}
+            self._client, self._pid = client, os.getpid()
+        return self._client
+
+    def _group(self, client: Any) -> None:
+        try:
+            client.xgroup_create(self._stream, _GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _call(self, action: Callable[[Any], T]) -> T:
+        """Run ``action(client)``, making the group again if it is gone (the stream was
+        deleted); connection failures become a :class:`ConfigError`."""
+        try:
+            try:
+                return action(self._redis())
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self._group(self._redis())
+                return action(self._redis())
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the job store {_redact(self.url)}: {exc}") from exc
+
+    def _run(self, script: str, job_id: str, *args: Any) -> Any:
+        keys = [self._prefix + "job:" + job_id, self._stream]
+        head = [job_id, repr(self._clock()), self._keep_ms]
+        return self._call(lambda r: self._scripts[script](keys=keys, args=[*head, *args]))
+
+    def submit(self, payload: bytes, idempotency_key: str | None = None) -> Submitted:
+        """Queue ``payload``; an idempotency key whose job is still kept returns that job."""
+        job_id = new_job_id()
+        keys = [self._prefix + "job:" + job_id, self._stream]
+        if idempotency_key is not None:
+            keys.append(self._prefix + "idem:" + idempotency_key)
+        args = [job_id, repr(self._clock()), payload, self._prefix + "job:"]
+        existing = self._call(lambda r: self._scripts["submit"](keys=keys, args=args))
+        if existing is not None:
+            return Submitted(existing.decode(), created=False)
+        return Submitted(job_id, created=True)
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None when it is unknown or has expired."""
+        key = self._prefix + "job:" + job_id
+        state, created, attempts, started, completed, result, errors = self._call(
+            lambda r: r.hmget(key, _FIELDS)
+        )
+        if state is None:
+            return None
+        return Job(
+            job_id,
+            state.decode(),
+            float(created),
+            int(attempts),
+            None if started is None else float(started),
+            None if completed is None else float(completed),
+            result,
+            tuple(json.loads(errors)),
+        )
+
+    def lease(self, owner: str, wait_seconds: float) -> Lease | None:
+        """Take a lost attempt's entry (idle past the lease) or else a new one for
+        ``owner``, waiting up to ``wait_seconds``; entries of finished, expired or
+        exhausted jobs are dropped on the way."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            left = deadline - time.monotonic()
+            entry = self._call(partial(self._next, owner=owner, left=left))
+            if entry is not None:
+                found = self._start(owner, *entry)
+                if found is not None:
+                    return found
+            elif left <= 0:
+                return None
+
+    def _next(self, r: Any, owner: str, left: float) -> tuple[str, str] | None:
+        """(entry id, job id) of the next entry for ``owner``, or None after a short wait."""
+        reply = r.xautoclaim(self._stream, _GROUP, owner, self._lease_ms, self._cursor, count=1)
+        self._cursor = reply[0]
+        entries = reply[1]
+        if not entries:
+            block = None if left <= 0 else max(1, int(min(left, self._slice) * 1000))
+            read = r.xreadgroup(_GROUP, owner, {self._stream: ">"}, count=1, block=block)
+            if not read:
+                return None
+            # RESP2: [[stream, [entry]]]; RESP3: {stream: [[entry]]}
+            entries = next(iter(read.values()))[0] if isinstance(read, dict) else read[0][1]
+        entry_id, fields = entries[0]
+        if not fields or b"id" not in fields:  # deleted meanwhile (Redis 6.2 returns it)
+            r.xack(self._stream, _GROUP, entry_id)
+            return None
+        return entry_id.decode(), fields[b"id"].decode()
+
+    def _start(self, owner: str, entry_id: str, job_id: str) -> Lease | None:
+        """Start an attempt at the job of ``entry_id``; None when the entry was dropped."""
+        token, lost_for, message = new_job_id(), -1, ""
+        for _ in range(5):
+            reply = self._run(
+                "start", job_id, entry_id, owner, token, self.policy.max_attempts, lost_for, message
+            )
+            if reply[0] == 0:
+                return None
+            if reply[0] == 1:  # its last attempt was lost: record why, with its number
+                lost_for = int(reply[1])
+                message = json.dumps(_lost_message(lost_for, self.policy))
+                continue
+            _, attempt, lost, payload, created = reply
+            return Lease(job_id, token, int(attempt), payload, float(created), bool(lost))
+        return None
+
+    def renew(self, lease: Lease) -> bool:
+        """Reset the idle time of the lease's entry; False when the lease is not held."""
+        return bool(self._run("renew", lease.job_id, lease.token))
+
+    def succeed(self, lease: Lease, result: bytes) -> bool:
+        """Record the result; False (and nothing changes) when the lease was lost."""
+        return bool(self._run("succeed", lease.job_id, lease.token, result))
+
+    def fail(self, lease: Lease, error: str, retry: bool) -> bool:
+        """Record a failed attempt, queueing the job again (a new stream entry) when
+        ``retry`` and attempts are left; False when the lease was lost."""
+        args = (json.dumps(error), "1" if retry else "0", self.policy.max_attempts)
+        return bool(self._run("fail", lease.job_id, lease.token, *args))
+
+    def depth(self) -> int:
+        """Entries not yet delivered to a worker: the stream's length less its pending."""
+        waiting = self._call(lambda r: self._scripts["depth"](keys=[self._stream]))
+        return max(0, int(waiting))
+
+    def purge(self) -> int:
+        """Nothing to do: Redis deletes finished jobs itself when they expire. 0."""
+        return 0
+
+    def close(self) -> None:
+        """Close this process's connections (they reopen when the store is used again)."""
+        client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid():
+            client.close()
