@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from servekit.errors import ConfigError
+from servekit.errors import ConfigError, StoreUnavailable
 from servekit.jobs import JobPolicy, JobStore, open_store
 from servekit.jobs.memory import MemoryStore
 from servekit.jobs.sqlite import SqliteStore
+from tests.conftest import free_port
 
 MakeStore = Callable[..., JobStore]
 
@@ -284,3 +285,11 @@ def test_an_unwritable_sqlite_path_is_a_config_error(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "file" / "jobs.db", JobPolicy())
     with pytest.raises(ConfigError, match="cannot open the job store"):
         store.depth()
+
+
+def test_an_unreachable_redis_is_store_unavailable() -> None:
+    store = open_store(f"redis://:hunter2@127.0.0.1:{free_port()}/0", JobPolicy())
+    with pytest.raises(StoreUnavailable, match="cannot reach the job store") as caught:
+        store.submit(b"p")
+    assert "hunter2" not in caught.value.message
+    assert caught.value.status == 503

@@ -17,6 +17,7 @@ from servekit.jobs.model import (
     JobPolicy,
     Lease,
     Submitted,
+    lost_attempt_message,
     new_job_id,
 )
 
@@ -87,7 +88,7 @@ class MemoryStore:
             if state != QUEUED and not lost:
                 continue
             if lost:
-                record.errors.append(_lost_message(record.job.attempts, self.policy))
+                record.errors.append(lost_attempt_message(record.job.attempts, self.policy))
                 if record.job.attempts >= self.policy.max_attempts:
                     self._finish(record, FAILED, None)
                     continue
@@ -180,11 +181,3 @@ class MemoryStore:
             if record.key is not None:
                 self._keys.pop(record.key, None)
         return len(gone)
-
-
-def _lost_message(attempt: int, policy: JobPolicy) -> str:
-    """The error recorded for an attempt whose worker stopped renewing its lease."""
-    return (
-        f"attempt {attempt}: the worker was lost (its lease of {policy.lease_seconds:g} s "
-        "ran out before it finished)"
-    )

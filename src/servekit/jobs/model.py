@@ -15,6 +15,7 @@ __all__ = [
     "JobPolicy",
     "Lease",
     "Submitted",
+    "lost_attempt_message",
     "new_job_id",
 ]
 
@@ -23,6 +24,14 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 TERMINAL = frozenset({SUCCEEDED, FAILED})
+
+
+def lost_attempt_message(attempt: int, policy: JobPolicy) -> str:
+    """The error recorded for an attempt whose worker stopped renewing its lease."""
+    return (
+        f"attempt {attempt}: the worker was lost (its lease of {policy.lease_seconds:g} s "
+        "ran out before it finished)"
+    )
 
 
 def new_job_id() -> str:

@@ -31,9 +31,15 @@ from typing import Any, TypeVar
 
 import redis
 
-from servekit.errors import ConfigError
-from servekit.jobs.memory import _lost_message
-from servekit.jobs.model import Job, JobPolicy, Lease, Submitted, new_job_id
+from servekit.errors import ConfigError, StoreUnavailable
+from servekit.jobs.model import (
+    Job,
+    JobPolicy,
+    Lease,
+    Submitted,
+    lost_attempt_message,
+    new_job_id,
+)
 
 __all__ = ["RedisStore"]
 
@@ -188,7 +194,7 @@ class RedisStore:
 
     def _call(self, action: Callable[[Any], T]) -> T:
         """Run ``action(client)``, making the group again if it is gone (the stream was
-        deleted); connection failures become a :class:`ConfigError`."""
+        deleted); connection failures become :class:`StoreUnavailable` (503)."""
         try:
             try:
                 return action(self._redis())
@@ -198,7 +204,9 @@ class RedisStore:
                 self._group(self._redis())
                 return action(self._redis())
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise ConfigError(f"cannot reach the job store {_redact(self.url)}: {exc}") from exc
+            raise StoreUnavailable(
+                f"cannot reach the job store {_redact(self.url)}: {exc}"
+            ) from exc
 
     def _run(self, script: str, job_id: str, *args: Any) -> Any:
         keys = [self._prefix + "job:" + job_id, self._stream]
@@ -280,7 +288,7 @@ class RedisStore:
                 return None
             if reply[0] == 1:  # its last attempt was lost: record why, with its number
                 lost_for = int(reply[1])
-                message = json.dumps(_lost_message(lost_for, self.policy))
+                message = json.dumps(lost_attempt_message(lost_for, self.policy))
                 continue
             _, attempt, lost, payload, created = reply
             return Lease(job_id, token, int(attempt), payload, float(created), bool(lost))

@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from servekit.errors import ConfigError
-from servekit.jobs.memory import _lost_message
+from servekit.errors import ConfigError, StoreUnavailable
 from servekit.jobs.model import (
     FAILED,
     QUEUED,
@@ -30,6 +29,7 @@ from servekit.jobs.model import (
     JobPolicy,
     Lease,
     Submitted,
+    lost_attempt_message,
     new_job_id,
 )
 
@@ -90,13 +90,20 @@ class SqliteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # locked past the timeout, disk errors
+            raise StoreUnavailable(f"the job store {self.path} is unavailable: {exc}") from exc
         try:
             yield db
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+        try:
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            db.execute("ROLLBACK")
+            raise StoreUnavailable(f"the job store {self.path} is unavailable: {exc}") from exc
 
     def submit(self, payload: bytes, idempotency_key: str | None = None) -> Submitted:
         now = self._clock()
@@ -158,7 +165,9 @@ class SqliteStore:
                 job_id, state, attempts, payload, created_at, errors = row
                 lost = state == RUNNING
                 if lost:
-                    errors = json.dumps([*json.loads(errors), _lost_message(attempts, self.policy)])
+                    errors = json.dumps(
+                        [*json.loads(errors), lost_attempt_message(attempts, self.policy)]
+                    )
                     if attempts >= self.policy.max_attempts:
                         self._finish(db, job_id, FAILED, None, errors, now)
                         continue

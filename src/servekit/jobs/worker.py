@@ -95,7 +95,7 @@ class Worker:
 
     def _purge_now_and_then(self) -> None:
         now = time.monotonic()
-        if now - self._purged < _PURGE_EVERY:
+        if now - self._purged < min(_PURGE_EVERY, self.store.policy.retention_seconds):
             return
         self._purged = now
         try:

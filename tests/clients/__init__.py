@@ -1,0 +1,1 @@
+"""Third-party clients, written as their publishers document them, run against servekit."""

@@ -1,0 +1,213 @@
+"""The async API's pieces in one process: service, runner and worker over the in-memory
+store, and the Flask routes through the test client (SQLite store in a tmp folder)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from servekit import errors
+from servekit.core.dataplane import DataPlane
+from servekit.core.envelope import Release
+from servekit.http import ServerState, create_app
+from servekit.jobs import JobPolicy
+from servekit.jobs.memory import MemoryStore
+from servekit.jobs.metrics import JobMetrics
+from servekit.jobs.runner import JobRunner
+from servekit.jobs.service import AsyncPredictions, public_status, render
+from servekit.jobs.worker import Worker
+from servekit.runtimes.function import FunctionRuntime
+from servekit.serving.deadline import Deadline
+from servekit.settings import Settings
+from tests.conftest import free_port
+
+
+def model(x: int, size: int = 0) -> Any:
+    if x < 0:
+        raise ValueError("negative")
+    if x == 99:
+        return {1, object()}  # not JSON
+    return {"x": x, "pad": "p" * size}
+
+
+@pytest.fixture
+def plane() -> DataPlane:
+    runtime = FunctionRuntime(model)
+    runtime.load()
+    return DataPlane(runtime, Release("0", "m", "1"))
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore(JobPolicy(max_attempts=2))
+
+
+@pytest.fixture
+def service(plane: DataPlane, store: MemoryStore) -> AsyncPredictions:
+    return AsyncPredictions(plane, store, 200, JobMetrics(CollectorRegistry()))
+
+
+def run_all(plane: DataPlane, store: MemoryStore, max_result: int = 1000) -> None:
+    stop = threading.Event()
+    worker = Worker(
+        store, JobRunner(plane, max_result, nullcontext), JobMetrics(CollectorRegistry()), stop
+    )
+    while (lease := store.lease(worker.name, 0.05)) is not None:
+        worker.work(lease)
+
+
+def job_id_of(answer: bytes) -> str:
+    return str(orjson.loads(answer)["asyncPredictionId"])
+
+
+def test_submit_validates_then_queues(service: AsyncPredictions, store: MemoryStore) -> None:
+    with pytest.raises(errors.InvalidArguments, match=r"data\.x"):
+        service.submit(b'{"data": {"x": "a"}}', None, "r1")
+    with pytest.raises(errors.BadJson):
+        service.submit(b"{", None, "r1")
+    with pytest.raises(errors.PayloadTooLarge, match="SERVEKIT_ASYNC_MAX_BODY_BYTES"):
+        service.submit(b'{"data": {"x": 1, "pad": "' + b"y" * 300 + b'"}}', None, "r1")
+    with pytest.raises(errors.BadRequest, match="Idempotency-Key"):
+        service.submit(b'{"data": {"x": 1}}', "has space", "r1")
+    assert store.depth() == 0
+    answer = orjson.loads(service.submit(b'{"parameters": [1]}', None, "r2"))
+    assert set(answer) == {"asyncPredictionId", "request_id"}
+    assert store.depth() == 1
+
+
+def test_status_documents_follow_dominos_shape(
+    service: AsyncPredictions, plane: DataPlane, store: MemoryStore
+) -> None:
+    ok = job_id_of(service.submit(b'{"data": {"x": 2}}', None, "r"))
+    bad = job_id_of(service.submit(b'{"data": {"x": -1}}', None, "r"))
+    queued = orjson.loads(service.status(ok))
+    assert (queued["status"], queued["phase"], queued["attempts"]) == ("queued", "queued", 0)
+    assert "result" not in queued
+    assert "startedAt" not in queued
+    run_all(plane, store)
+    done = orjson.loads(service.status(ok))
+    assert done["status"] == "succeeded"
+    assert done["result"] == {"x": 2, "pad": ""}
+    assert done["createdAt"] <= done["startedAt"] <= done["completedAt"]
+    failed = orjson.loads(service.status(bad))
+    assert (failed["status"], failed["attempts"]) == ("failed", 2)
+    assert failed["errors"] == [
+        "attempt 1: MODEL_ERROR: ValueError: negative",
+        "attempt 2: MODEL_ERROR: ValueError: negative",
+    ]
+    with pytest.raises(errors.NotFound, match="unknown"):
+        service.status("f" * 32)
+    with pytest.raises(errors.NotFound):
+        service.status("../../etc/passwd")
+
+
+def test_a_running_job_reads_queued(store: MemoryStore) -> None:
+    assert public_status("running") == "queued"
+    job_id = store.submit(b"{}").job_id
+    assert store.lease("w", 0.1) is not None
+    job = store.get(job_id)
+    assert job is not None
+    assert (render(job)["status"], render(job)["phase"]) == ("queued", "running")
+
+
+def test_results_over_the_limit_and_unencodable_results_fail(
+    service: AsyncPredictions, plane: DataPlane, store: MemoryStore
+) -> None:
+    big = job_id_of(service.submit(b'{"data": {"x": 1, "size": 500}}', None, "r"))
+    odd = job_id_of(service.submit(b'{"data": {"x": 99}}', None, "r"))
+    run_all(plane, store, max_result=100)
+    too_big = orjson.loads(service.status(big))
+    assert (too_big["status"], too_big["attempts"]) == ("failed", 1)
+    assert "RESULT_TOO_LARGE" in too_big["errors"][0]
+    assert "return a reference" in too_big["errors"][0]
+    unencodable = orjson.loads(service.status(odd))
+    assert unencodable["status"] == "failed"
+    assert "could not be encoded as JSON" in unencodable["errors"][0]
+
+
+def test_a_timed_out_attempt_is_retried_and_replaces_the_worker(store: MemoryStore) -> None:
+    def slow(pause: float) -> float:
+        time.sleep(pause)
+        return pause
+
+    runtime = FunctionRuntime(slow)
+    runtime.load()
+    plane = DataPlane(runtime, Release("0", "m", "1"))
+    job_id = store.submit(b'{"data": {"pause": 2}}').job_id
+    runner = JobRunner(plane, 1000, Deadline(0.2, lambda: None).guard)
+    worker = Worker(store, runner, JobMetrics(CollectorRegistry()), threading.Event())
+    lease = store.lease(worker.name, 0.1)
+    assert lease is not None
+    outcome = worker.work(lease)
+    assert outcome.replace_worker
+    assert outcome.retry
+    job = store.get(job_id)
+    assert job is not None
+    assert job.state == "queued"
+    assert "TIMEOUT" in job.errors[0]
+
+
+def test_a_stopped_worker_returns(plane: DataPlane, store: MemoryStore) -> None:
+    stop = threading.Event()
+    worker = Worker(
+        store, JobRunner(plane, 1000, nullcontext), JobMetrics(CollectorRegistry()), stop
+    )
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    job_id = store.submit(b'{"data": {"x": 5}}').job_id
+    deadline = time.monotonic() + 5
+    while (job := store.get(job_id)) is not None and job.state != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def app_client(plane: DataPlane, **settings: Any) -> Any:
+    chosen = Settings(**settings)
+    return create_app(chosen, ServerState(dataplane=plane)).test_client()
+
+
+def test_routes_answer_in_the_one_envelope(plane: DataPlane, tmp_path: Path) -> None:
+    client = app_client(plane, async_store=f"sqlite://{tmp_path}/jobs.db")
+    submitted = client.post("/api/modelApis/async/v1/any", json={"parameters": {"x": 3}})
+    assert submitted.status_code == 200
+    job_id = submitted.get_json()["asyncPredictionId"]
+    for path in (f"/async/{job_id}", f"/api/modelApis/async/v1/any/{job_id}"):
+        got = client.get(path)
+        assert got.status_code == 200
+        assert got.get_json()["status"] == "queued"
+    invalid = client.post("/async", json={"data": {"x": []}})
+    assert invalid.status_code == 422
+    assert invalid.get_json()["error"]["code"] == "INVALID_ARGUMENTS"
+    wrong_method = client.get("/async")
+    assert wrong_method.status_code == 405
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "servekit_async_queue_depth 1.0" in metrics
+    assert "servekit_async_jobs_submitted_total 1.0" in metrics
+
+
+def test_an_unreachable_store_is_503(plane: DataPlane) -> None:
+    client = app_client(plane, async_store=f"redis://127.0.0.1:{free_port()}/0")
+    reply = client.post("/async", json={"data": {"x": 1}})
+    assert reply.status_code == 503
+    assert reply.get_json()["error"]["code"] == "STORE_UNAVAILABLE"
+    assert client.get("/metrics").status_code == 200, "a scrape survives a store outage"
+
+
+def test_async_settings_are_checked() -> None:
+    with pytest.raises(errors.ConfigError, match="SERVEKIT_ASYNC_MAX_ATTEMPTS"):
+        Settings(async_max_attempts=0)
+    with pytest.raises(errors.ConfigError, match="SERVEKIT_ASYNC_LEASE_SECONDS"):
+        Settings(async_lease_seconds=0)
+    assert Settings(port=9000).async_store_url.endswith("/servekit-9000/jobs.db")
+    assert not Settings().async_enabled
+    assert Settings(async_workers=1).async_enabled
