@@ -188,6 +188,9 @@ def test_routes_answer_in_the_one_envelope(plane: DataPlane, tmp_path: Path) -> 
     invalid = client.post("/async", json={"data": {"x": []}})
     assert invalid.status_code == 422
     assert invalid.get_json()["error"]["code"] == "INVALID_ARGUMENTS"
+    form = client.post("/async", data="x=1", content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 415
+    assert form.get_json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
     wrong_method = client.get("/async")
     assert wrong_method.status_code == 405
     metrics = client.get("/metrics").get_data(as_text=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Flask, Response, g, request
 
 from servekit import errors
+from servekit.http.predictions import require_json
 from servekit.jobs.service import AsyncPredictions
 
 __all__ = ["ASYNC_ROUTES", "register"]
@@ -37,6 +38,7 @@ def register(app: Flask, jobs: AsyncPredictions | None) -> None:
 
     def submit(**_: str) -> Response:
         service = enabled()
+        require_json(request.environ)
         service.check_length(request.content_length or 0)
         body = request.get_data(cache=False)
         key = request.headers.get("Idempotency-Key")

@@ -30,7 +30,15 @@ from servekit.http.state import ServerState
 from servekit.logs import AccessLog, request_id_var
 from servekit.telemetry import ServerMetrics
 
-__all__ = ["MAX_HEADER_BYTES", "Gate", "PredictionPath", "Predictions", "Recorder", "request_id"]
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "Gate",
+    "PredictionPath",
+    "Predictions",
+    "Recorder",
+    "request_id",
+    "require_json",
+]
 
 log = logging.getLogger("servekit.http")
 
@@ -52,6 +60,15 @@ def not_ready(state: ServerState) -> errors.NotReady:
     """The 503 for a model not loaded yet (or, on /readyz, a draining server)."""
     why = "the server is draining" if state.draining else "the model is not loaded yet"
     return errors.NotReady(f"not ready: {why}", headers={"Retry-After": "1"})
+
+
+def require_json(environ: dict[str, Any]) -> None:
+    """UnsupportedMediaType for a body declared as anything but JSON (none is fine)."""
+    mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if mimetype and mimetype != _JSON and not mimetype.endswith("+json"):
+        raise errors.UnsupportedMediaType(
+            f"send the body as JSON (Content-Type: application/json), not {mimetype}"
+        )
 
 
 @dataclass
@@ -94,11 +111,7 @@ class Predictions:
         plane = self.state.dataplane
         if plane is None:  # while draining, predictions are still served
             raise not_ready(self.state)
-        mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-        if mimetype and mimetype != _JSON and not mimetype.endswith("+json"):
-            raise errors.UnsupportedMediaType(
-                f"send the body as JSON (Content-Type: application/json), not {mimetype}"
-            )
+        require_json(environ)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
