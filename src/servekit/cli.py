@@ -155,6 +155,12 @@ def serve(ns: argparse.Namespace) -> int:
     if settings.dev:
         from servekit.serving.dev import run_dev_server
 
+        if settings.async_workers:
+            logging.getLogger("servekit").warning(
+                "--dev runs no job workers: asynchronous jobs stay queued until "
+                "`servekit worker TARGET` runs beside it with the same SERVEKIT_ASYNC_STORE"
+            )
+
         return run_dev_server(settings, project_dir)
     logging.getLogger("servekit").info(
         "starting",

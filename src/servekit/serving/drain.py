@@ -71,11 +71,13 @@ def _stop_later(settings: Settings) -> None:
     if jobs:  # its workers finish their jobs while the load balancer stops sending
         with contextlib.suppress(OSError):
             os.kill(jobs, signal.SIGUSR1)
+    began = time.monotonic()
     time.sleep(settings.drain_seconds)
-    if jobs:
+    if jobs:  # the supervisor itself kills job workers still busy after grace_seconds
         _wait_for_jobs(jobs, settings.grace_seconds or settings.timeout + 5)
-    if settings.grace_seconds:
-        _hard_stop_after(settings.grace_seconds, os.getppid())
+    if settings.grace_seconds:  # drain + grace bounds the whole stop, job wait included
+        left = began + settings.drain_seconds + settings.grace_seconds - time.monotonic()
+        _hard_stop_after(max(1, round(left)), os.getppid())
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
         try:
