@@ -115,18 +115,21 @@ def _settings(ns: argparse.Namespace) -> tuple[Settings, Path]:
 
 
 def worker(ns: argparse.Namespace) -> int:
-    """Check the target, then run the job workers until stopped."""
-    from servekit.jobs.supervisor import run_supervisor
+    """Check the target and the store, then run the job workers until stopped."""
     from servekit.logs import configure_logging
     from servekit.runtimes import check_target, parse_target
-    from servekit.serving.jobs import serve_worker_metrics
+    from servekit.serving.jobs import check_store, metrics_folder, metrics_server
 
     settings, project_dir = _settings(ns)
+    metrics_folder(settings)  # before anything imports prometheus_client
     check_target(parse_target(settings.target, settings.project_dir), project_dir)
+    check_store(settings)
     configure_logging(settings.log_format, settings.log_level)
     os.chdir(project_dir)
-    serve_worker_metrics(settings)
-    return run_supervisor(settings, settings.worker_processes, ns.pidfile)
+    from servekit.jobs.supervisor import run_supervisor
+
+    extra = metrics_server(settings)
+    return run_supervisor(settings, settings.worker_processes, ns.pidfile, extra)
 
 
 def serve(ns: argparse.Namespace) -> int:
@@ -150,6 +153,10 @@ def serve(ns: argparse.Namespace) -> int:
             sys.stdout.write(f"# env {name}={value}\n")
         return 0
     check_target(target, project_dir)
+    if settings.async_enabled:
+        from servekit.serving.jobs import check_store
+
+        check_store(settings)
     configure_logging(settings.log_format, settings.log_level)
     check_auth(settings)
     if settings.dev:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from servekit._version import __version__
 from servekit.core.dataplane import DataPlane
 from servekit.core.envelope import Release
+from servekit.errors import ServekitError
 from servekit.runtimes import make_runtime, parse_target
 from servekit.settings import Settings
 
-__all__ = ["load_dataplane", "release_of"]
+__all__ = ["EXIT_LOAD_FAILED", "load_dataplane", "release_of", "report_load_error"]
+
+EXIT_LOAD_FAILED = 22
+"""Exit status of a process that could not load the model (uWSGI's "failed to load app":
+its ``need-app`` stops the whole server; the job supervisor stops too)."""
 
 log = logging.getLogger("servekit.load")
 
@@ -45,3 +51,9 @@ def load_dataplane(settings: Settings) -> DataPlane:
         },
     )
     return plane
+
+
+def report_load_error(exc: ServekitError) -> None:
+    """Write one ``servekit: error:`` line (and the user's traceback) to stderr."""
+    traceback_text = getattr(exc, "traceback_text", "")
+    os.write(2, f"servekit: error: {exc.message}\n{traceback_text}".encode())

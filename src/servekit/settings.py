@@ -157,6 +157,11 @@ class Settings:
         "Seconds a finished asynchronous job (input and result) is kept; then it is deleted "
         "and its id answers 404.",
     )
+    async_timeout: int = _setting(
+        600,
+        "Seconds one attempt at an asynchronous job may run before it is stopped (a "
+        "TIMEOUT, retried like a model error); separate from SERVEKIT_TIMEOUT.",
+    )
     async_max_attempts: int = _setting(
         3,
         "Attempts at an asynchronous job before it is `failed` (a model error, a timeout "
@@ -194,6 +199,7 @@ class Settings:
             (self.async_max_body_bytes >= 1, "async_max_body_bytes", "1 byte or more"),
             (self.async_max_result_bytes >= 1, "async_max_result_bytes", "1 byte or more"),
             (self.async_retention_seconds >= 1, "async_retention_seconds", "1 second or more"),
+            (self.async_timeout >= 1, "async_timeout", "1 second or more"),
             (self.async_max_attempts >= 1, "async_max_attempts", "1 or more"),
             (self.async_lease_seconds >= 1, "async_lease_seconds", "1 second or more"),
             (self.log_format in _LOG_FORMATS, "log_format", " or ".join(_LOG_FORMATS)),
@@ -244,7 +250,8 @@ class Settings:
     @property
     def runtime_dir(self) -> Path:
         """The folder holding each start's runtime files (``metrics_dir`` or its default)."""
-        return Path(self.metrics_dir or Path(tempfile.gettempdir()) / f"servekit-{self.port}")
+        chosen = self.metrics_dir or Path(tempfile.gettempdir()) / f"servekit-{self.port}"
+        return Path(chosen).absolute()
 
     @property
     def async_store_url(self) -> str:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -29,7 +27,7 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
-from servekit._proc import alive
+from servekit._proc import MULTIPROC_ENV, alive, prepare_start_dir
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -39,7 +37,6 @@ __all__ = [
     "prepare_start_dir",
 ]
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (
     0.0005,
     0.001,
@@ -185,23 +182,3 @@ def _forget_dead_workers(path: str) -> None:
         pid = int(match.group(1))
         if not alive(pid):
             multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
-
-
-def prepare_start_dir(parent: Path, pid: int) -> Path:
-    """A new, empty folder for one server start: ``parent/start-<pid>``.
-
-    ``pid`` is the server's (``servekit serve`` execs uWSGI, so it is the master's). Folders
-    of earlier starts whose process is gone are removed; those of a live server (say,
-    another start on the same port that is still serving) are left alone, as is
-    anything else in ``parent``.
-    """
-    parent.mkdir(parents=True, exist_ok=True)
-    for stale in parent.glob("start-*"):
-        owner = stale.name.removeprefix("start-")
-        if owner.isdigit() and not alive(int(owner)):
-            shutil.rmtree(stale, ignore_errors=True)
-    here = parent / f"start-{pid}"
-    if here.exists():  # a dead server with our (reused) pid
-        shutil.rmtree(here)
-    (here / "metrics").mkdir(parents=True)
-    return here

@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from tests.clients import domino_async
-from tests.conftest import Server, free_port, http, post_json, write_project
+from tests.conftest import Server, free_port, http, post_json, run_cli, write_project
 from tests.metrics_parsing import value
 
 pytestmark = pytest.mark.integration
@@ -29,7 +28,8 @@ MODEL = """
     HERE = Path(__file__).parent
 
     def predict(x: int, pause: float = 0.0, size: int = 0):
-        (HERE / "started.txt").open("a").write(f"{os.getpid()} {x}\\n")
+        with (HERE / "started.txt").open("a") as f:
+            f.write(f"{os.getpid()} {x}\\n")
         if x == 13:
             raise ValueError("thirteen is unlucky")
         time.sleep(pause)
@@ -60,6 +60,18 @@ def submit(server: Server, data: dict[str, Any], **headers: str) -> str:
     reply = post_json(f"{server.url}/async", {"data": data}, headers)
     assert reply.status == 200, reply.body
     return str(reply.body["asyncPredictionId"])
+
+
+def first_starter(project: Path, timeout: float = 15.0) -> int:
+    """The pid of the first worker that started a job (waits, bounded, for its line)."""
+    started = project / "started.txt"
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = started.read_text().splitlines() if started.exists() else []
+        if lines and lines[0].endswith(tuple("0123456789")):
+            return int(lines[0].split()[0])
+        assert time.monotonic() < deadline, "no job started"
+        time.sleep(0.05)
 
 
 def calls(project: Path) -> list[int]:
@@ -149,12 +161,8 @@ def test_a_burst_of_1000_jobs_loses_and_repeats_none(serve, project: Path) -> No
 def test_a_killed_worker_loses_no_job(serve, project: Path) -> None:
     server = async_server(serve, project, "--async-lease-seconds", "2")
     job_id = submit(server, {"x": 7, "pause": 3.0})
+    os.kill(first_starter(project), signal.SIGKILL)
     started = project / "started.txt"
-    deadline = time.monotonic() + 10
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    victim = int(started.read_text().split()[0])
-    os.kill(victim, signal.SIGKILL)
     document = wait_done(server, job_id, timeout=30)
     assert document["status"] == "succeeded", document
     assert document["attempts"] == 2
@@ -169,9 +177,7 @@ def test_a_killed_worker_loses_no_job(serve, project: Path) -> None:
 def test_sigterm_lets_the_running_job_finish(serve, project: Path) -> None:
     server = async_server(serve, project, "--drain-seconds", "1")
     job_id = submit(server, {"x": 5, "pause": 2.0})
-    deadline = time.monotonic() + 10
-    while not (project / "started.txt").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    first_starter(project)
     assert server.stop(timeout=30) == 0
     assert calls(project) == [5]
     row = sqlite3.connect(project / "run" / "jobs.db").execute(
@@ -208,7 +214,7 @@ def test_finished_jobs_expire_and_are_deleted(serve, project: Path) -> None:
     time.sleep(1.2)
     gone = http("GET", f"{server.url}/async/{job_id}")
     assert gone.status == 404
-    assert "expired" in gone.body["error"]["message"]
+    assert gone.body["error"]["code"] == "NOT_FOUND"
     database = project / "run" / "jobs.db"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -264,7 +270,10 @@ def test_tokens_guard_the_async_routes(serve, project: Path) -> None:
     assert wait_done(server, job_id, Authorization="Bearer k1")["status"] == "succeeded"
 
 
-def worker_process(project: Path, store: str, log_path: Path, *extra: str) -> Any:
+def worker_process(
+    project: Path, store: str, log_path: Path, *extra: str, grace: str = "10"
+) -> Any:
+    """``servekit worker`` (2 processes) on ``store``, in its own session."""
     with log_path.open("wb") as log_file:
         return subprocess.Popen(
             [
@@ -282,9 +291,20 @@ def worker_process(project: Path, store: str, log_path: Path, *extra: str) -> An
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "SERVEKIT_GRACE_SECONDS": "10"},
+            env={**os.environ, "SERVEKIT_GRACE_SECONDS": grace},
             start_new_session=True,
         )
+
+
+def stop_worker(process: Any, log_path: Path) -> int:
+    """SIGTERM, bounded wait; SIGKILL of its session if it does not stop (then fail)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return int(process.wait(20))
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+        raise AssertionError(f"worker did not stop:\n{log_path.read_text()}") from None
 
 
 def test_redis_serves_several_pods(serve, project: Path, redis_url: str, tmp_path: Path) -> None:
@@ -293,20 +313,25 @@ def test_redis_serves_several_pods(serve, project: Path, redis_url: str, tmp_pat
         serve(f"{project}/model.py:predict", "--async-store", store, "--processes", "1")
         for _ in range(2)
     ]
-    worker = worker_process(project, store, tmp_path / "worker.log", "--async-lease-seconds", "2")
+    logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+    workers = [worker_process(project, store, log) for log in logs]  # two worker "pods"
     try:
-        ids = {}
-        for x in range(100, 300):  # 13 would raise
-            ids[x] = submit(pods[x % 2], {"x": x})
+        ids = {x: submit(pods[x % 2], {"x": x}) for x in range(100, 300)}  # 13 would raise
         for x, job_id in ids.items():
             document = wait_done(pods[(x + 1) % 2], job_id)  # polled at the other pod
             assert document["result"]["double"] == 2 * x
         assert calls(project) == list(range(100, 300))
+        runners = {
+            int(line.split()[0])
+            for line in (project / "started.txt").read_text().split("\n")
+            if line
+        }
+        assert len(runners) >= 3, "jobs were shared among the worker processes of both pods"
         metrics = http("GET", f"{pods[0].url}/metrics").body
         assert value(metrics, "servekit_async_queue_depth") == 0
     finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(20) == 0, (tmp_path / "worker.log").read_text()
+        codes = [stop_worker(w, log) for w, log in zip(workers, logs, strict=True)]
+    assert codes == [0, 0]
 
 
 def test_a_killed_redis_worker_loses_no_job(
@@ -314,20 +339,84 @@ def test_a_killed_redis_worker_loses_no_job(
 ) -> None:
     store = redis_url.rsplit("/", 1)[0] + "/4"
     pod = serve(f"{project}/model.py:predict", "--async-store", store, "--processes", "1")
-    worker = worker_process(project, store, tmp_path / "worker.log", "--async-lease-seconds", "2")
+    log = tmp_path / "worker.log"
+    worker = worker_process(project, store, log, "--async-lease-seconds", "2")
     try:
         job_id = submit(pod, {"x": 8, "pause": 3.0})
-        started = project / "started.txt"
-        deadline = time.monotonic() + 15
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(int(started.read_text().split()[0]), signal.SIGKILL)
+        os.kill(first_starter(project), signal.SIGKILL)
         document = wait_done(pod, job_id, timeout=30)
         assert (document["status"], document["attempts"]) == ("succeeded", 2)
         assert calls(project) == [8]
     finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(20) == 0, (tmp_path / "worker.log").read_text()
+        code = stop_worker(worker, log)
+    assert code == 0
+
+
+def test_a_standalone_worker_serves_its_own_metrics(serve, project: Path, tmp_path: Path) -> None:
+    store = f"sqlite://{tmp_path}/jobs.db"
+    pod = serve(f"{project}/model.py:predict", "--async-store", store)
+    port = free_port()
+    log = tmp_path / "worker.log"
+    worker = worker_process(
+        project, store, log, "--metrics-port", str(port), "--metrics-dir", str(tmp_path / "w")
+    )
+    try:
+        done = [wait_done(pod, submit(pod, {"x": x}), timeout=30) for x in (1, 2, 13)]
+        assert [d["status"] for d in done] == ["succeeded", "succeeded", "failed"]
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                metrics = http("GET", f"http://127.0.0.1:{port}/metrics").body
+                if value(metrics, "servekit_async_jobs_total", status="failed") == 1:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert value(metrics, "servekit_async_jobs_total", status="succeeded") == 2
+        assert value(metrics, "servekit_async_attempt_failures_total", code="MODEL_ERROR") == 3
+        assert value(metrics, "servekit_async_queue_depth") == 0
+        assert value(metrics, "servekit_async_job_duration_seconds_count") == 5
+    finally:
+        code = stop_worker(worker, log)
+    assert code == 0
+
+
+def test_sigterm_right_after_start_stops_the_worker(project: Path, tmp_path: Path) -> None:
+    store = f"sqlite://{tmp_path}/jobs.db"
+    # grace 0: a worker that missed its SIGTERM would never be killed, so a hang shows
+    for n, delay in enumerate((0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5)):
+        log = tmp_path / f"w{n}.log"
+        process = worker_process(project, store, log, grace="0")
+        process_started = time.monotonic()
+        time.sleep(delay)
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError(f"hung after SIGTERM at {delay} s:\n{log.read_text()}") from None
+        # Before Python has installed the handler, SIGTERM's default action ends it (-15).
+        assert code in (0, -signal.SIGTERM), log.read_text()
+        assert time.monotonic() - process_started < 15
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        ("postgres://db/jobs", "unknown store 'postgres'"),
+        ("sqlite://relative/jobs.db", "absolute path"),
+        ("sqlite:///proc/no/jobs.db", "cannot open the job store"),
+    ],
+)
+def test_a_bad_store_stops_worker_and_server_at_once(
+    project: Path, tmp_path: Path, store: str, message: str
+) -> None:
+    for command in ("worker", "serve"):
+        done = run_cli([command, f"{project}/model.py:predict", "--async-store", store], timeout=30)
+        assert done.returncode == 2, (command, done.stderr)
+        assert "servekit: error: " in done.stderr
+        assert message in done.stderr
 
 
 def test_a_worker_that_cannot_load_the_model_exits_non_zero(tmp_path: Path) -> None:
@@ -335,9 +424,9 @@ def test_a_worker_that_cannot_load_the_model_exits_non_zero(tmp_path: Path) -> N
         tmp_path / "broken",
         {"model.py": "def predict(x: int):\n    return x\nraise RuntimeError('no weights')\n"},
     )
-    process = worker_process(broken, f"sqlite://{tmp_path}/jobs.db", tmp_path / "w.log")
-    assert process.wait(30) != 0
-    log = (tmp_path / "w.log").read_text()
-    assert "servekit: error:" in log
-    assert "no weights" in log
-    assert orjson  # the module is used by helpers above
+    log = tmp_path / "w.log"
+    process = worker_process(broken, f"sqlite://{tmp_path}/jobs.db", log)
+    assert process.wait(30) == 1
+    text = log.read_text()
+    assert "servekit: error:" in text
+    assert "no weights" in text

@@ -3,6 +3,8 @@ real Redis server (started by the ``redis_url`` fixture on a loopback port)."""
 
 from __future__ import annotations
 
+import multiprocessing
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -129,12 +131,12 @@ def test_retries_stop_at_max_attempts(make_store: MakeStore) -> None:
 
 
 def test_an_expired_lease_is_taken_again_and_the_old_one_is_fenced(make_store: MakeStore) -> None:
-    store = make_store(lease_seconds=0.4)
+    store = make_store(lease_seconds=1.0)
     job_id = store.submit(b"p").job_id
     lost = store.lease("dead-worker", 1.0)
     assert lost is not None
     assert store.lease("w2", 0.1) is None, "still leased"
-    time.sleep(0.6)
+    time.sleep(1.1)
     again = store.lease("w2", 1.0)
     assert again is not None
     assert (again.job_id, again.attempt, again.redelivered) == (job_id, 2, True)
@@ -150,23 +152,25 @@ def test_an_expired_lease_is_taken_again_and_the_old_one_is_fenced(make_store: M
 
 
 def test_renewing_keeps_a_lease(make_store: MakeStore) -> None:
-    store = make_store(lease_seconds=0.6)
+    store = make_store(lease_seconds=1.5)
     store.submit(b"p")
     lease = store.lease("w1", 1.0)
     assert lease is not None
     for _ in range(4):
-        time.sleep(0.25)
+        time.sleep(0.5)
         assert store.renew(lease)
     assert store.lease("w2", 0.05) is None
     assert store.succeed(lease, b"1")
 
 
 def test_a_lost_last_attempt_fails_the_job(make_store: MakeStore) -> None:
-    store = make_store(lease_seconds=0.3, max_attempts=1)
+    store = make_store(lease_seconds=0.5, max_attempts=1)
     job_id = store.submit(b"p").job_id
     assert store.lease("w1", 1.0) is not None
-    time.sleep(0.5)
-    assert store.lease("w2", 0.3) is None
+    time.sleep(0.7)
+    failed: list[str] = []
+    assert store.lease("w2", 0.3, failed.append) is None
+    assert failed == [job_id], "the caller hears of the job the lease failed"
     job = store.get(job_id)
     assert job is not None
     assert job.state == "failed"
@@ -191,13 +195,13 @@ def test_an_idempotency_key_returns_the_same_job(make_store: MakeStore) -> None:
 
 
 def test_finished_jobs_expire_and_are_deleted(make_store: MakeStore) -> None:
-    store = make_store(retention_seconds=0.5)
+    store = make_store(retention_seconds=1.0)
     job_id = store.submit(b"secret input", idempotency_key="k").job_id
     lease = store.lease("w", 1.0)
     assert lease is not None
     assert store.succeed(lease, b"secret result")
     assert store.get(job_id) is not None
-    time.sleep(0.8)
+    time.sleep(1.3)
     store.purge()
     assert store.get(job_id) is None
     renewed = store.submit(b"p", idempotency_key="k")
@@ -253,6 +257,7 @@ def test_concurrent_workers_run_every_job_exactly_once(make_store: MakeStore) ->
     [
         ("jobs.db", "must be a URL"),
         ("sqlite://", "names no database file"),
+        ("sqlite://relative/jobs.db", "absolute path"),
         ("postgres://x/y", "unknown store 'postgres'"),
     ],
 )
@@ -280,11 +285,60 @@ def test_sqlite_jobs_survive_reopening(tmp_path: Path) -> None:
     second.close()
 
 
-def test_an_unwritable_sqlite_path_is_a_config_error(tmp_path: Path) -> None:
+def test_an_unwritable_sqlite_path_is_store_unavailable(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a folder")
     store = SqliteStore(tmp_path / "file" / "jobs.db", JobPolicy())
-    with pytest.raises(ConfigError, match="cannot open the job store"):
+    with pytest.raises(StoreUnavailable, match="cannot open the job store"):
         store.depth()
+
+
+def test_sqlite_purge_deletes_the_rows(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = SqliteStore(tmp_path / "jobs.db", JobPolicy(retention_seconds=60), clock=lambda: now[0])
+    job_id = store.submit(b"secret input").job_id
+    lease = store.lease("w", 0.1)
+    assert lease is not None
+    assert store.succeed(lease, b"secret result")
+    assert store.purge() == 0
+    now[0] += 61
+    assert store.purge() == 1
+    rows = sqlite3.connect(tmp_path / "jobs.db").execute("SELECT COUNT(*) FROM jobs").fetchone()
+    assert rows == (0,)
+    assert store.get(job_id) is None
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"secret input" not in raw
+    assert b"secret result" not in raw, "secure_delete and the checkpoint leave no copy"
+    store.close()
+
+
+def test_sqlite_keeps_namespaces_apart(tmp_path: Path) -> None:
+    a = SqliteStore(tmp_path / "jobs.db", JobPolicy(), namespace="m:1")
+    b = SqliteStore(tmp_path / "jobs.db", JobPolicy(), namespace="m:2")
+    job_id = a.submit(b"p", idempotency_key="k").job_id
+    assert b.depth() == 0
+    assert b.lease("w", 0.1) is None
+    assert b.get(job_id) is None
+    assert b.submit(b"p", idempotency_key="k").job_id != job_id
+    assert a.depth() == 1
+    a.close()
+    b.close()
+
+
+def _open_and_submit(path: str) -> str:
+    store = SqliteStore(Path(path), JobPolicy())
+    job_id = store.submit(b"p").job_id
+    store.close()
+    return job_id
+
+
+def test_many_processes_can_create_one_database_at_once(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    for round_ in range(3):
+        path = str(tmp_path / f"jobs-{round_}.db")
+        with context.Pool(8) as pool:
+            ids = pool.map(_open_and_submit, [path] * 16)
+        assert len(set(ids)) == 16
+        assert SqliteStore(Path(path), JobPolicy()).depth() == 16
 
 
 def test_an_unreachable_redis_is_store_unavailable() -> None:

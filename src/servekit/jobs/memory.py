@@ -20,6 +20,7 @@ from servekit.jobs.model import (
     lost_attempt_message,
     new_job_id,
 )
+from servekit.jobs.store import FailedHook
 
 __all__ = ["MemoryStore"]
 
@@ -67,11 +68,13 @@ class MemoryStore:
             record = self._records.get(job_id)
             return None if record is None else record.job
 
-    def lease(self, owner: str, wait_seconds: float) -> Lease | None:
+    def lease(
+        self, owner: str, wait_seconds: float, on_failed: FailedHook | None = None
+    ) -> Lease | None:
         deadline = time.monotonic() + wait_seconds
         with self._changed:
             while True:
-                found = self._take(owner)
+                found = self._take(owner, on_failed)
                 if found is not None:
                     return found
                 left = deadline - time.monotonic()
@@ -79,7 +82,7 @@ class MemoryStore:
                     return None
                 self._changed.wait(min(left, 0.05))
 
-    def _take(self, owner: str) -> Lease | None:
+    def _take(self, owner: str, on_failed: FailedHook | None) -> Lease | None:
         now = self._clock()
         for job_id in list(self._order):
             record = self._records[job_id]
@@ -91,6 +94,8 @@ class MemoryStore:
                 record.errors.append(lost_attempt_message(record.job.attempts, self.policy))
                 if record.job.attempts >= self.policy.max_attempts:
                     self._finish(record, FAILED, None)
+                    if on_failed is not None:
+                        on_failed(job_id)
                     continue
             assert record.payload is not None
             self._tokens += 1

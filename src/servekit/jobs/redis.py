@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from functools import partial
@@ -40,12 +39,14 @@ from servekit.jobs.model import (
     lost_attempt_message,
     new_job_id,
 )
+from servekit.jobs.store import FailedHook, redact_url
 
 __all__ = ["RedisStore"]
 
 T = TypeVar("T")
 _GROUP = "workers"
 _SLICE_SECONDS = 1.0  # the longest XREADGROUP BLOCK (under the socket timeout, if any)
+_TRANSIENT = ("READONLY", "OOM", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
 _FIELDS = ("state", "created_at", "attempts", "started_at", "completed_at", "result", "errors")
 
 # Shared by the scripts below. KEYS: job hash, stream. ARGV[1..3]: job id, now, retention ms.
@@ -95,7 +96,7 @@ if lost then
   errors = append(errors, ARGV[9])
   if attempts >= tonumber(ARGV[7]) then
     finish('failed', errors)
-    return {0}
+    return {3}
   end
 end
 redis.call('HSET', job, 'state', 'running', 'attempts', attempts + 1, 'errors', errors,
@@ -142,11 +143,6 @@ _SCRIPTS = {
 }
 
 
-def _redact(url: str) -> str:
-    """``url`` without its user, password or ``password=`` query parameter."""
-    return re.sub(r"(password=)[^&]*", r"\1***", re.sub(r"//[^/@]*@", "//***@", url))
-
-
 class RedisStore:
     """Jobs in the Redis at ``url``, under ``servekit:<namespace>:``; ``clock`` stamps the
     jobs' times (leases and retention are timed by Redis itself)."""
@@ -177,7 +173,7 @@ class RedisStore:
             try:
                 client = redis.Redis.from_url(self.url)
             except ValueError as exc:
-                raise ConfigError(f"invalid job store URL {_redact(self.url)}: {exc}") from exc
+                raise ConfigError(f"invalid job store URL {redact_url(self.url)}: {exc}") from exc
             self._group(client)
             timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
             self._slice = min(_SLICE_SECONDS, timeout / 2) if timeout else _SLICE_SECONDS
@@ -203,9 +199,13 @@ class RedisStore:
                     raise
                 self._group(self._redis())
                 return action(self._redis())
+        except redis.ResponseError as exc:  # a failover, a full or loading server
+            if not str(exc).startswith(_TRANSIENT):
+                raise
+            raise StoreUnavailable(f"the job store {redact_url(self.url)}: {exc}") from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(
-                f"cannot reach the job store {_redact(self.url)}: {exc}"
+                f"cannot reach the job store {redact_url(self.url)}: {exc}"
             ) from exc
 
     def _run(self, script: str, job_id: str, *args: Any) -> Any:
@@ -244,7 +244,9 @@ class RedisStore:
             tuple(json.loads(errors)),
         )
 
-    def lease(self, owner: str, wait_seconds: float) -> Lease | None:
+    def lease(
+        self, owner: str, wait_seconds: float, on_failed: FailedHook | None = None
+    ) -> Lease | None:
         """Take a lost attempt's entry (idle past the lease) or else a new one for
         ``owner``, waiting up to ``wait_seconds``; entries of finished, expired or
         exhausted jobs are dropped on the way."""
@@ -253,7 +255,7 @@ class RedisStore:
             left = deadline - time.monotonic()
             entry = self._call(partial(self._next, owner=owner, left=left))
             if entry is not None:
-                found = self._start(owner, *entry)
+                found = self._start(owner, *entry, on_failed=on_failed)
                 if found is not None:
                     return found
             elif left <= 0:
@@ -277,7 +279,9 @@ class RedisStore:
             return None
         return entry_id.decode(), fields[b"id"].decode()
 
-    def _start(self, owner: str, entry_id: str, job_id: str) -> Lease | None:
+    def _start(
+        self, owner: str, entry_id: str, job_id: str, on_failed: FailedHook | None
+    ) -> Lease | None:
         """Start an attempt at the job of ``entry_id``; None when the entry was dropped."""
         token, lost_for, message = new_job_id(), -1, ""
         for _ in range(5):
@@ -285,6 +289,10 @@ class RedisStore:
                 "start", job_id, entry_id, owner, token, self.policy.max_attempts, lost_for, message
             )
             if reply[0] == 0:
+                return None
+            if reply[0] == 3:  # its last attempt was lost: now failed
+                if on_failed is not None:
+                    on_failed(job_id)
                 return None
             if reply[0] == 1:  # its last attempt was lost: record why, with its number
                 lost_for = int(reply[1])

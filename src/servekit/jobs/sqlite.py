@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from servekit.errors import ConfigError, StoreUnavailable
+from servekit.errors import StoreUnavailable
 from servekit.jobs.model import (
     FAILED,
     QUEUED,
@@ -32,40 +33,50 @@ from servekit.jobs.model import (
     lost_attempt_message,
     new_job_id,
 )
+from servekit.jobs.store import FailedHook
 
 __all__ = ["SqliteStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id       TEXT PRIMARY KEY,
+    namespace    TEXT NOT NULL,
     state        TEXT NOT NULL,
     payload      BLOB,
     result       BLOB,
     errors       TEXT NOT NULL DEFAULT '[]',
-    idem_key     TEXT UNIQUE,
+    idem_key     TEXT,
     created_at   REAL NOT NULL,
     started_at   REAL,
     completed_at REAL,
     attempts     INTEGER NOT NULL DEFAULT 0,
     token        TEXT,
     lease_until  REAL,
-    expires_at   REAL
+    expires_at   REAL,
+    UNIQUE (namespace, idem_key)
 );
-CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (namespace, state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
 """
 _POLL_SECONDS = 0.05
+_OPEN_SECONDS = 30.0
 _COLUMNS = "job_id, state, created_at, attempts, started_at, completed_at, result, errors"
 
 
 class SqliteStore:
-    """Jobs in the SQLite database at ``path`` (created with its folder if missing)."""
+    """Jobs in the SQLite database at ``path`` (created with its folder if missing); the
+    jobs of each ``namespace`` (model name and version) are kept apart."""
 
     def __init__(
-        self, path: Path, policy: JobPolicy, clock: Callable[[], float] = time.time
+        self,
+        path: Path,
+        policy: JobPolicy,
+        namespace: str = "servekit",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy
         self.path = path
+        self.namespace = namespace
         self._clock = clock
         self._local = threading.local()
         self._pid = -1
@@ -76,16 +87,40 @@ class SqliteStore:
             self._pid = os.getpid()
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
+            db = self._open()
+            self._local.db = db
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        """A new connection, the schema made; processes opening a new file at once wait
+        for each other (changing the journal mode can be refused while another does)."""
+        deadline = time.monotonic() + _OPEN_SECONDS
+        while True:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("PRAGMA synchronous=NORMAL")
+                    db.execute("PRAGMA secure_delete=ON")  # deleted rows leave no trace
+                    db.executescript(_SCHEMA)
+                except BaseException:
+                    db.close()
+                    raise
+                return db
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise StoreUnavailable(f"cannot open the job store {self.path}: {exc}") from exc
+                time.sleep(0.02)
             except (OSError, sqlite3.Error) as exc:
-                raise ConfigError(f"cannot open the job store {self.path}: {exc}") from exc
-            self._local.db = db
-        return db
+                raise StoreUnavailable(f"cannot open the job store {self.path}: {exc}") from exc
+
+    def _read(self, sql: str, args: tuple[object, ...]) -> Any:
+        """One row of a read-only query; errors are StoreUnavailable."""
+        try:
+            return self._db().execute(sql, args).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"the job store {self.path} is unavailable: {exc}") from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -110,30 +145,29 @@ class SqliteStore:
         with self._write() as db:
             if idempotency_key is not None:
                 row = db.execute(
-                    "SELECT job_id FROM jobs WHERE idem_key = ? "
+                    "SELECT job_id FROM jobs WHERE namespace = ? AND idem_key = ? "
                     "AND (expires_at IS NULL OR expires_at > ?)",
-                    (idempotency_key, now),
+                    (self.namespace, idempotency_key, now),
                 ).fetchone()
                 if row is not None:
                     return Submitted(row[0], created=False)
-                db.execute("DELETE FROM jobs WHERE idem_key = ?", (idempotency_key,))
+                db.execute(
+                    "DELETE FROM jobs WHERE namespace = ? AND idem_key = ?",
+                    (self.namespace, idempotency_key),
+                )
             job_id = new_job_id()
             db.execute(
-                "INSERT INTO jobs (job_id, state, payload, idem_key, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (job_id, QUEUED, payload, idempotency_key, now),
+                "INSERT INTO jobs (job_id, namespace, state, payload, idem_key, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, self.namespace, QUEUED, payload, idempotency_key, now),
             )
         return Submitted(job_id, created=True)
 
     def get(self, job_id: str) -> Job | None:
-        row = (
-            self._db()
-            .execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ? "
-                "AND (expires_at IS NULL OR expires_at > ?)",
-                (job_id, self._clock()),
-            )
-            .fetchone()
+        row = self._read(
+            f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ? AND namespace = ? "
+            "AND (expires_at IS NULL OR expires_at > ?)",
+            (job_id, self.namespace, self._clock()),
         )
         if row is None:
             return None
@@ -142,23 +176,25 @@ class SqliteStore:
             job_id, state, created, attempts, started, completed, result, tuple(json.loads(errors))
         )
 
-    def lease(self, owner: str, wait_seconds: float) -> Lease | None:
+    def lease(
+        self, owner: str, wait_seconds: float, on_failed: FailedHook | None = None
+    ) -> Lease | None:
         deadline = time.monotonic() + wait_seconds
         while True:
-            found = self._take(owner)
+            found = self._take(owner, on_failed)
             if found is not None or time.monotonic() >= deadline:
                 return found
             time.sleep(min(_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
-    def _take(self, owner: str) -> Lease | None:
+    def _take(self, owner: str, on_failed: FailedHook | None) -> Lease | None:
         now = self._clock()
         with self._write() as db:
             while True:
                 row = db.execute(
                     "SELECT job_id, state, attempts, payload, created_at, errors FROM jobs "
-                    "WHERE state = ? OR (state = ? AND lease_until <= ?) "
+                    "WHERE namespace = ? AND (state = ? OR (state = ? AND lease_until <= ?)) "
                     "ORDER BY created_at LIMIT 1",
-                    (QUEUED, RUNNING, now),
+                    (self.namespace, QUEUED, RUNNING, now),
                 ).fetchone()
                 if row is None:
                     return None
@@ -170,6 +206,8 @@ class SqliteStore:
                     )
                     if attempts >= self.policy.max_attempts:
                         self._finish(db, job_id, FAILED, None, errors, now)
+                        if on_failed is not None:
+                            on_failed(job_id)
                         continue
                 token = f"{owner}:{new_job_id()}"
                 db.execute(
@@ -213,13 +251,19 @@ class SqliteStore:
             return True
 
     def depth(self) -> int:
-        row = self._db().execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (QUEUED,)).fetchone()
+        row = self._read(
+            "SELECT COUNT(*) FROM jobs WHERE namespace = ? AND state = ?",
+            (self.namespace, QUEUED),
+        )
         return int(row[0])
 
     def purge(self) -> int:
         with self._write() as db:
             cursor = db.execute("DELETE FROM jobs WHERE expires_at <= ?", (self._clock(),))
-            return cursor.rowcount
+            deleted = cursor.rowcount
+        if deleted:  # copy the WAL back and truncate it: no deleted input stays there
+            self._read("PRAGMA wal_checkpoint(TRUNCATE)", ())
+        return deleted
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

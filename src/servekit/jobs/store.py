@@ -7,13 +7,19 @@ seconds from the store's clock.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from servekit.errors import ConfigError
 from servekit.jobs.model import Job, JobPolicy, Lease, Submitted
 
-__all__ = ["JobStore", "open_store"]
+__all__ = ["FailedHook", "JobStore", "open_store", "redact_url"]
+
+FailedHook = Callable[[str], None]
+"""Called with the id of each job that :meth:`JobStore.lease` fails (its last attempt was
+lost), so the caller can count it."""
 
 
 @runtime_checkable
@@ -29,10 +35,12 @@ class JobStore(Protocol):
     def get(self, job_id: str) -> Job | None:
         """The job, or None when it is unknown or has expired."""
 
-    def lease(self, owner: str, wait_seconds: float) -> Lease | None:
+    def lease(
+        self, owner: str, wait_seconds: float, on_failed: FailedHook | None = None
+    ) -> Lease | None:
         """Take the next job for ``owner`` (a unique worker name), waiting up to
         ``wait_seconds`` for one. Jobs whose lease ran out are taken again; one that has
-        used up its attempts is failed instead."""
+        used up its attempts is failed instead (and reported to ``on_failed``)."""
 
     def renew(self, lease: Lease) -> bool:
         """Extend ``lease`` by the policy's lease time; False when it is no longer held."""
@@ -69,10 +77,14 @@ def open_store(url: str, policy: JobPolicy, namespace: str = "servekit") -> JobS
     if scheme == "sqlite":
         from servekit.jobs.sqlite import SqliteStore
 
-        path = "/" + rest.lstrip("/")
-        if rest in ("", "/"):
+        if rest.strip("/") == "":
             raise ConfigError(f"SERVEKIT_ASYNC_STORE={url!r} names no database file")
-        return SqliteStore(Path(path), policy)
+        if not rest.startswith("/"):
+            raise ConfigError(
+                f"SERVEKIT_ASYNC_STORE={url!r}: give the database's absolute path, "
+                f"sqlite:///abs/path/jobs.db"
+            )
+        return SqliteStore(Path("/" + rest.lstrip("/")), policy, namespace)
     if scheme in ("redis", "rediss", "unix"):
         from servekit.jobs.redis import RedisStore
 
@@ -85,3 +97,8 @@ def open_store(url: str, policy: JobPolicy, namespace: str = "servekit") -> JobS
         f"SERVEKIT_ASYNC_STORE: unknown store {scheme!r}; use sqlite:///path/jobs.db or "
         f"redis://host:port/db"
     )
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its user, password or ``password=`` query parameter (for logs)."""
+    return re.sub(r"(password=)[^&]*", r"\1***", re.sub(r"//[^/@]*@", "//***@", url))

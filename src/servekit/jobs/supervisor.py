@@ -2,14 +2,17 @@
 
 The supervisor loads no model itself: each worker process loads it once, after fork,
 then runs :class:`~servekit.jobs.worker.Worker`. A worker that dies is started again; one
-that cannot load the model (exit 22) stops them all, as a failed load stops the HTTP
-server. Signals to the supervisor:
+that cannot load the model or open the store (exit 22) stops them all, as a failed load
+stops the HTTP server. Signals to the supervisor:
 
 - SIGTERM / SIGINT: every worker finishes its current job and exits, then so does the
   supervisor (workers still busy after ``grace_seconds`` are killed; their jobs are taken
   again after their lease, so nothing is lost);
 - SIGUSR1 (sent by the HTTP server's drain under ``servekit serve --async-workers``):
   the same, but the supervisor then waits for SIGTERM, so uWSGI does not start it again.
+
+Signals are blocked around every fork, so a signal never runs the supervisor's handler
+in a new worker; a worker installs its own handlers before it unblocks them.
 """
 
 from __future__ import annotations
@@ -20,75 +23,107 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
 from servekit.errors import ServekitError
+from servekit.jobs.store import redact_url
 from servekit.settings import Settings
 
-__all__ = ["EXIT_LOAD_FAILED", "run_supervisor"]
+__all__ = ["run_supervisor"]
 
 log = logging.getLogger("servekit.jobs")
-EXIT_LOAD_FAILED = 22
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 _RESPAWN_PAUSE = 1.0
+Child = Callable[[threading.Event], int]
 
 
-def _child(settings: Settings) -> int:
-    """A worker process's whole life: load the model, run jobs until stopped."""
-    from prometheus_client import CollectorRegistry
+def job_worker(settings: Settings) -> Child:
+    """A worker process's life: load the model, run jobs until ``stop`` is set."""
 
-    from servekit.jobs.config import job_store
-    from servekit.jobs.metrics import JobMetrics
-    from servekit.jobs.runner import JobRunner
-    from servekit.jobs.worker import Worker, stop_on_signals
-    from servekit.loading import load_dataplane
-    from servekit.logs import capture_prints
-    from servekit.serving.deadline import Deadline
+    def run(stop: threading.Event) -> int:
+        from prometheus_client import CollectorRegistry
 
-    stop = threading.Event()
-    stop_on_signals(stop)
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    capture_prints()
-    try:
-        plane = load_dataplane(settings)
-    except ServekitError as exc:
-        traceback_text = getattr(exc, "traceback_text", "")
-        os.write(2, f"servekit: error: {exc.message}\n{traceback_text}".encode())
-        return EXIT_LOAD_FAILED
-    store = job_store(settings, plane.release)
-    runner = JobRunner(
-        plane, settings.async_max_result_bytes, Deadline(settings.timeout, lambda: None).guard
-    )
-    try:
-        Worker(store, runner, JobMetrics(CollectorRegistry()), stop).run()
-    finally:
-        store.close()
-        plane.runtime.close()
-    return 0
+        from servekit.jobs.config import job_store
+        from servekit.jobs.metrics import JobMetrics
+        from servekit.jobs.runner import JobRunner
+        from servekit.jobs.worker import Worker
+        from servekit.loading import EXIT_LOAD_FAILED, load_dataplane, report_load_error
+        from servekit.logs import capture_prints
+        from servekit.serving.deadline import Deadline
+
+        capture_prints()
+        try:
+            plane = load_dataplane(settings)
+            store = job_store(settings, plane.release)
+        except ServekitError as exc:
+            report_load_error(exc)
+            return EXIT_LOAD_FAILED
+        guard = Deadline(settings.async_timeout, lambda: None).guard
+        runner = JobRunner(plane, settings.async_max_result_bytes, guard)
+        try:
+            Worker(store, runner, JobMetrics(CollectorRegistry()), stop).run()
+        finally:
+            store.close()
+            plane.runtime.close()
+        return 0
+
+    return run
 
 
-class _Supervisor:
-    def __init__(self, settings: Settings, count: int) -> None:
-        self.settings = settings
+class Supervisor:
+    """Keeps ``count`` processes running ``child`` (and one ``extra`` process, e.g. the
+    metrics server, when given) until stopped."""
+
+    def __init__(
+        self, child: Child, count: int, grace_seconds: int, extra: Child | None = None
+    ) -> None:
+        self.child = child
         self.count = count
+        self.grace = grace_seconds
+        self.extra = extra
+        self.extra_pid = 0
         self.children: dict[int, float] = {}
         self.stopping = False
         self.draining = False
         self.stop_requested_at = 0.0
         self.exit_code = 0
 
-    def spawn(self) -> None:
+    def _fork(self, body: Child) -> int:
+        """Fork a process running ``body`` with its own handlers; its pid. Call with the
+        signals blocked (:func:`_blocked`) until the pid is recorded."""
         pid = os.fork()
         if pid == 0:
-            code = 1
-            try:
-                code = _child(self.settings)
-            except BaseException:
-                log.exception("job worker crashed")
-            finally:
-                logging.shutdown()
-                os._exit(code)
-        self.children[pid] = time.monotonic()
+            self._become_child(body)
+        return pid
+
+    @staticmethod
+    def _become_child(body: Child) -> None:
+        from servekit.jobs.worker import stop_on_signals
+
+        code = 1
+        try:
+            stop = threading.Event()
+            stop_on_signals(stop)
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+            code = body(stop)
+        except BaseException:
+            log.exception("job worker crashed")
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def spawn(self) -> None:
+        with _blocked():
+            if not self.stopping:
+                self.children[self._fork(self.child)] = time.monotonic()
+
+    def spawn_extra(self) -> None:
+        with _blocked():
+            if not self.stopping and self.extra is not None:
+                self.extra_pid = self._fork(self.extra)
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGUSR1:
@@ -104,39 +139,63 @@ class _Supervisor:
             _signal(pid, signal.SIGTERM)
 
     def reap(self) -> None:
-        while self.children:
+        from servekit.loading import EXIT_LOAD_FAILED
+
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                self.children.clear()
                 return
             if pid == 0:
                 return
-            started = self.children.pop(pid, time.monotonic())
             code = os.waitstatus_to_exitcode(status)
-            if code == EXIT_LOAD_FAILED and not self.stopping:
-                log.error("a job worker could not load the model: stopping")
+            if pid == self.extra_pid:
+                self.extra_pid = 0
+                if not self.stopping:
+                    log.warning("the worker's metrics server exited (%d); restarting it", code)
+                    self.spawn_extra()
+                continue
+            started = self.children.pop(pid, time.monotonic())
+            if self.stopping:
+                continue
+            if code == EXIT_LOAD_FAILED:
+                log.error("a job worker could not load the model or its store: stopping")
                 self.exit_code = 1
                 self.on_signal(signal.SIGTERM, None)
-            elif not self.stopping:
-                log.warning("job worker %d exited (%d); starting another", pid, code)
-                if time.monotonic() - started < _RESPAWN_PAUSE:
-                    time.sleep(_RESPAWN_PAUSE)  # a crash loop must not spin
-                self.spawn()
+                continue
+            log.warning("job worker %d exited (%d); starting another", pid, code)
+            if time.monotonic() - started < _RESPAWN_PAUSE:
+                time.sleep(_RESPAWN_PAUSE)  # a crash loop must not spin
+            self.spawn()
 
     def run(self) -> int:
+        self.spawn_extra()
         for _ in range(self.count):
             self.spawn()
-        grace = self.settings.grace_seconds
         while True:
             self.reap()
             if self.stopping and not self.children and not self.draining:
+                if self.extra_pid:
+                    _signal(self.extra_pid, signal.SIGTERM)
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(self.extra_pid, 0)
                 return self.exit_code
-            if self.stopping and grace and time.monotonic() - self.stop_requested_at > grace:
+            late = time.monotonic() - self.stop_requested_at > self.grace
+            if self.stopping and self.grace and late:
                 for pid in self.children:
-                    log.warning("job worker %d still busy after %d s: killing it", pid, grace)
+                    log.warning("job worker %d busy after %d s: killing it", pid, self.grace)
                     _signal(pid, signal.SIGKILL)
-            time.sleep(0.1)
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _blocked() -> Iterator[None]:
+    """The supervisor's signals held back (not lost) for the ``with`` body."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
 
 
 def _signal(pid: int, signum: int) -> None:
@@ -144,27 +203,21 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def run_supervisor(settings: Settings, count: int, pidfile: str = "") -> int:
+def run_supervisor(
+    settings: Settings, count: int, pidfile: str = "", extra: Child | None = None
+) -> int:
     """Run ``count`` job workers until stopped; the exit status for the command."""
-    supervisor = _Supervisor(settings, count)
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+    supervisor = Supervisor(job_worker(settings), count, settings.grace_seconds, extra)
+    for signum in _SIGNALS:
         signal.signal(signum, supervisor.on_signal)
     if pidfile:
         Path(pidfile).write_text(f"{os.getpid()}\n", encoding="ascii")
     log.info(
         "starting job workers",
-        extra={"processes": count, "store": _safe_url(settings.async_store_url)},
+        extra={"processes": count, "store": redact_url(settings.async_store_url)},
     )
     try:
         return supervisor.run()
     finally:
         if pidfile:
             Path(pidfile).unlink(missing_ok=True)
-
-
-def _safe_url(url: str) -> str:
-    """``url`` without a password, for the log."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from servekit.jobs.metrics import JobMetrics
 from servekit.jobs.model import Lease
@@ -58,7 +59,7 @@ class Worker:
         while not self.stop.is_set():
             self._purge_now_and_then()
             try:
-                lease = self.store.lease(self.name, _LEASE_WAIT)
+                lease = self.store.lease(self.name, _LEASE_WAIT, self._lost_and_failed)
             except Exception as exc:  # the store is down: wait, try again
                 log.warning("could not take a job: %s", exc, extra={"worker": self.name})
                 self.stop.wait(1.0)
@@ -69,29 +70,67 @@ class Worker:
         log.info("job worker stopped", extra={"worker": self.name})
 
     def work(self, lease: Lease) -> Outcome:
-        """Run one leased job and record its outcome in the store."""
+        """Run one leased job and record its outcome in the store (retrying the store
+        while the lease is kept alive; given up, the job is simply taken again later)."""
         started = self._clock()
         self.metrics.queue_wait.observe(max(0.0, started - lease.created_at))
         if lease.redelivered:
             self.metrics.redeliveries.inc()
+        extra = {"request_id": lease.job_id, "attempt": lease.attempt, "worker": self.name}
         with Heartbeat(self.store, lease):
             outcome = self.runner.run(lease)
-        self.metrics.run_seconds.observe(self._clock() - started)
+            self.metrics.run_seconds.observe(self._clock() - started)
+            if outcome.result is None:
+                self.metrics.attempt_failures.labels(outcome.code).inc()
+            recorded = self._retrying(lambda: self._record(lease, outcome), extra)
+        if recorded is None:
+            log.error("could not record the job's outcome; it will run again", extra=extra)
+        elif not recorded:
+            log.warning("job finished after its lease was lost; outcome dropped", extra=extra)
+        return outcome
+
+    def _record(self, lease: Lease, outcome: Outcome) -> bool:
         if outcome.result is not None:
             recorded = self.store.succeed(lease, outcome.result)
         else:
-            self.metrics.attempt_failures.labels(outcome.code).inc()
             recorded = self.store.fail(lease, outcome.error, outcome.retry)
-        extra = {"request_id": lease.job_id, "attempt": lease.attempt, "worker": self.name}
         if not recorded:
-            log.warning("job finished after its lease was lost; outcome dropped", extra=extra)
-            return outcome
+            return False
         job = self.store.get(lease.job_id)
         state = job.state if job is not None else "expired"
         if state in ("succeeded", "failed"):
             self.metrics.finished.labels(state).inc()
-        log.info("job %s", state, extra={**extra, "error": outcome.error or None})
-        return outcome
+        log.info(
+            "job %s",
+            state,
+            extra={
+                "request_id": lease.job_id,
+                "attempt": lease.attempt,
+                "worker": self.name,
+                "error": outcome.error or None,
+            },
+        )
+        return True
+
+    def _retrying(self, action: Callable[[], bool], extra: dict[str, Any]) -> bool | None:
+        """``action()``, tried again (for about a lease's time) while the store fails."""
+        give_up = time.monotonic() + max(self.store.policy.lease_seconds, 5.0)
+        pause = 0.1
+        while True:
+            try:
+                return action()
+            except Exception as exc:
+                if time.monotonic() + pause > give_up:
+                    log.error("the job store keeps failing: %s", exc, extra=extra)
+                    return None
+                log.warning("the job store failed (%s); trying again", exc, extra=extra)
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    def _lost_and_failed(self, job_id: str) -> None:
+        """A job the store failed while leasing: its last attempt's worker was lost."""
+        self.metrics.finished.labels("failed").inc()
+        log.info("job failed", extra={"request_id": job_id, "error": "its last worker was lost"})
 
     def _purge_now_and_then(self) -> None:
         now = time.monotonic()

@@ -5,23 +5,28 @@ attached daemon (started with the server, started again if it dies, sent SIGTERM
 server stops). On SIGTERM, the HTTP workers' drain first asks it (SIGUSR1, through its
 pid file in the start folder) to let its workers finish their jobs, and waits for that
 before uWSGI stops: so a job in hand when a pod is stopped is finished, not redone.
+
+This module imports no prometheus_client at the top: a standalone worker must set the
+multi-process folder (:func:`metrics_folder`) before prometheus_client is first imported.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
+from servekit._proc import MULTIPROC_ENV, prepare_start_dir
+from servekit.errors import ConfigError
+from servekit.jobs.supervisor import Child
 from servekit.settings import Settings
-from servekit.telemetry import MULTIPROC_ENV, prepare_start_dir
 
-__all__ = ["PIDFILE", "daemon_option", "serve_worker_metrics"]
+__all__ = ["PIDFILE", "check_store", "daemon_option", "metrics_folder", "metrics_server"]
 
 PIDFILE = "jobs.pid"
 """The job supervisor's pid file, in the server's start folder."""
-log = logging.getLogger("servekit.jobs")
 
 
 def daemon_option(settings: Settings, start: Path) -> str:
@@ -39,8 +44,6 @@ def daemon_option(settings: Settings, start: Path) -> str:
         str(start / PIDFILE),
     ]
     if any("," in part or " " in part for part in command):
-        from servekit.errors import ConfigError
-
         raise ConfigError(
             f"--async-workers: the Python path {sys.executable!r} or the runtime folder "
             f"{start} contains a comma or space, which uWSGI's daemon option cannot pass"
@@ -48,22 +51,54 @@ def daemon_option(settings: Settings, start: Path) -> str:
     return f"cmd=exec {' '.join(command)},stopsignal=15"
 
 
-def serve_worker_metrics(settings: Settings) -> None:
-    """Give a worker's processes a metrics folder (a standalone worker gets its own start
-    folder), and serve ``/metrics`` on ``SERVEKIT_METRICS_PORT`` when one is set."""
+def check_store(settings: Settings) -> None:
+    """Refuse to start with a job store URL that cannot work: a malformed URL, or an
+    SQLite file that cannot be made (which also makes its tables, once, before the
+    processes that share it start). A Redis that is down is not checked: the server
+    starts and answers 503 STORE_UNAVAILABLE until it is back."""
+    from servekit.jobs.config import job_policy
+    from servekit.jobs.sqlite import SqliteStore
+    from servekit.jobs.store import open_store
+
+    store = open_store(settings.async_store_url, job_policy(settings))
+    try:
+        if isinstance(store, SqliteStore):
+            try:
+                store.depth()
+            except Exception as exc:
+                raise ConfigError(f"SERVEKIT_ASYNC_STORE: {exc}") from exc
+    finally:
+        store.close()
+
+
+def metrics_folder(settings: Settings) -> None:
+    """Give a standalone worker's processes a multi-process metrics folder of their own
+    (under ``servekit serve`` the server's is inherited)."""
     if not os.environ.get(MULTIPROC_ENV):
         start = prepare_start_dir(settings.runtime_dir / "worker", os.getpid())
         os.environ[MULTIPROC_ENV] = str(start / "metrics")
+
+
+def metrics_server(settings: Settings) -> Child | None:
+    """The body of a process serving the job workers' ``/metrics`` (with the queue depth)
+    on ``SERVEKIT_METRICS_PORT``, or None when no port is set. A process of its own, so
+    the supervisor never forks while a server thread runs."""
     if not settings.metrics_port:
-        return
-    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+        return None
 
-    from servekit.jobs.config import job_store
-    from servekit.jobs.metrics import QueueDepth
-    from servekit.loading import release_of
+    def serve(stop: threading.Event) -> int:
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    registry.register(QueueDepth(job_store(settings, release_of(settings))))
-    start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
-    log.info("worker metrics on port %d", settings.metrics_port)
+        from servekit.jobs.config import job_store
+        from servekit.jobs.metrics import QueueDepth
+        from servekit.loading import release_of
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(QueueDepth(job_store(settings, release_of(settings))))
+        start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops it with SIGTERM
+        stop.wait()
+        return 0
+
+    return serve

@@ -23,7 +23,7 @@ from flask import Flask  # noqa: E402
 
 from servekit.errors import ServekitError  # noqa: E402
 from servekit.http import ServerState, create_app  # noqa: E402
-from servekit.loading import load_dataplane  # noqa: E402
+from servekit.loading import EXIT_LOAD_FAILED, load_dataplane, report_load_error  # noqa: E402
 from servekit.logs import capture_prints, configure_logging  # noqa: E402
 from servekit.serving import drain  # noqa: E402
 from servekit.serving.chunked import ChunkedInput  # noqa: E402
@@ -31,8 +31,6 @@ from servekit.serving.deadline import Deadline  # noqa: E402
 from servekit.settings import Settings  # noqa: E402
 
 __all__ = ["application", "build"]
-
-EXIT_LOAD_FAILED = 22  # uWSGI's "failed to load app" status: need-app stops the server
 
 
 def build() -> Flask:
@@ -43,8 +41,7 @@ def build() -> Flask:
     try:
         plane = load_dataplane(settings)
     except ServekitError as exc:
-        traceback_text = getattr(exc, "traceback_text", "")
-        os.write(2, f"servekit: error: {exc.message}\n{traceback_text}".encode())
+        report_load_error(exc)
         logging.shutdown()
         os._exit(EXIT_LOAD_FAILED)
     try:
