@@ -212,17 +212,15 @@ def run_cli(
     )
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server (Debian's package) on a loopback port, for the whole session."""
+def start_redis(folder: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A real redis-server (Debian's package) on a loopback port; waits until it answers."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail(
             "redis-server is not installed: apt-get install redis-server (scripts/test does)"
         )
-    folder = tmp_path_factory.mktemp("redis")
     port = free_port()
-    log_path = folder / "redis.log"
+    log_path = folder / f"redis-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [
@@ -239,6 +237,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "no",
                 "--protected-mode",
                 "yes",
+                *args,
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -250,15 +249,26 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as s:
             s.sendall(b"PING\r\n")
             if s.recv(16).startswith(b"+PONG"):
-                break
+                return process, f"redis://127.0.0.1:{port}/0"
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"redis-server did not start:\n{log_path.read_text()}")
         time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, bounded wait, then SIGKILL."""
     process.terminate()
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a loopback port, for the whole session."""
+    process, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    stop_process(process)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -380,6 +381,26 @@ def test_a_standalone_worker_serves_its_own_metrics(serve, project: Path, tmp_pa
     finally:
         code = stop_worker(worker, log)
     assert code == 0
+
+
+def test_a_metrics_port_in_use_stops_the_worker_at_once(project: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(
+            [
+                "worker",
+                f"{project}/model.py:predict",
+                "--async-store",
+                f"sqlite://{tmp_path}/jobs.db",
+                "--metrics-port",
+                str(port),
+            ],
+            timeout=30,
+        )
+    assert done.returncode == 2
+    assert "SERVEKIT_METRICS_PORT" in done.stderr
 
 
 def test_sigterm_right_after_start_stops_the_worker(project: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from servekit.errors import ConfigError, StoreUnavailable
 from servekit.jobs import JobPolicy, JobStore, open_store
 from servekit.jobs.memory import MemoryStore
 from servekit.jobs.sqlite import SqliteStore
-from tests.conftest import free_port
+from tests.conftest import free_port, start_redis, stop_process
 
 MakeStore = Callable[..., JobStore]
 
@@ -347,3 +347,16 @@ def test_an_unreachable_redis_is_store_unavailable() -> None:
         store.submit(b"p")
     assert "hunter2" not in caught.value.message
     assert caught.value.status == 503
+
+
+def test_a_read_only_redis_is_store_unavailable(tmp_path: Path) -> None:
+    # A replica whose master is gone refuses writes (READONLY), as during a failover.
+    process, url = start_redis(tmp_path, "--replicaof", "127.0.0.1", str(free_port()))
+    try:
+        store = open_store(url, JobPolicy())
+        with pytest.raises(StoreUnavailable, match="ReadOnlyError") as caught:
+            store.submit(b"p")
+        assert caught.value.status == 503
+        store.close()
+    finally:
+        stop_process(process)

@@ -46,7 +46,14 @@ __all__ = ["RedisStore"]
 T = TypeVar("T")
 _GROUP = "workers"
 _SLICE_SECONDS = 1.0  # the longest XREADGROUP BLOCK (under the socket timeout, if any)
-_TRANSIENT = ("READONLY", "OOM", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+_TRANSIENT = (
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.ClusterDownError,
+)
 _FIELDS = ("state", "created_at", "attempts", "started_at", "completed_at", "result", "errors")
 
 # Shared by the scripts below. KEYS: job hash, stream. ARGV[1..3]: job id, now, retention ms.
@@ -200,9 +207,12 @@ class RedisStore:
                 self._group(self._redis())
                 return action(self._redis())
         except redis.ResponseError as exc:  # a failover, a full or loading server
-            if not str(exc).startswith(_TRANSIENT):
+            if not isinstance(exc, _TRANSIENT) and not str(exc).startswith("BUSY"):
                 raise
-            raise StoreUnavailable(f"the job store {redact_url(self.url)}: {exc}") from exc
+            raise StoreUnavailable(
+                f"the job store {redact_url(self.url)} cannot take this now: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(
                 f"cannot reach the job store {redact_url(self.url)}: {exc}"

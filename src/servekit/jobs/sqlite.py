@@ -187,6 +187,14 @@ class SqliteStore:
             time.sleep(min(_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
     def _take(self, owner: str, on_failed: FailedHook | None) -> Lease | None:
+        failed: list[str] = []
+        lease = self._take_in(owner, failed)
+        if on_failed is not None:  # only once committed
+            for job_id in failed:
+                on_failed(job_id)
+        return lease
+
+    def _take_in(self, owner: str, failed: list[str]) -> Lease | None:
         now = self._clock()
         with self._write() as db:
             while True:
@@ -206,8 +214,7 @@ class SqliteStore:
                     )
                     if attempts >= self.policy.max_attempts:
                         self._finish(db, job_id, FAILED, None, errors, now)
-                        if on_failed is not None:
-                            on_failed(job_id)
+                        failed.append(job_id)
                         continue
                 token = f"{owner}:{new_job_id()}"
                 db.execute(

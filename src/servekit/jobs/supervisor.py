@@ -18,6 +18,7 @@ in a new worker; a worker installs its own handlers before it unblocks them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -54,13 +55,15 @@ def job_worker(settings: Settings) -> Child:
         from servekit.serving.deadline import Deadline
 
         capture_prints()
+        # A job's time limit is the async one, for runtimes that time calls themselves (R).
+        job_settings = dataclasses.replace(settings, timeout=settings.async_timeout)
         try:
-            plane = load_dataplane(settings)
+            plane = load_dataplane(job_settings)
             store = job_store(settings, plane.release)
         except ServekitError as exc:
             report_load_error(exc)
             return EXIT_LOAD_FAILED
-        guard = Deadline(settings.async_timeout, lambda: None).guard
+        guard = Deadline(settings.async_timeout, lambda: None, "SERVEKIT_ASYNC_TIMEOUT").guard
         runner = JobRunner(plane, settings.async_max_result_bytes, guard)
         try:
             Worker(store, runner, JobMetrics(CollectorRegistry()), stop).run()
@@ -77,11 +80,18 @@ class Supervisor:
     metrics server, when given) until stopped."""
 
     def __init__(
-        self, child: Child, count: int, grace_seconds: int, extra: Child | None = None
+        self,
+        child: Child,
+        count: int,
+        grace_seconds: int,
+        extra: Child | None = None,
+        drain_seconds: int = 0,
     ) -> None:
         self.child = child
         self.count = count
         self.grace = grace_seconds
+        self.drain_seconds = drain_seconds
+        self.extra_started = 0.0
         self.extra = extra
         self.extra_pid = 0
         self.children: dict[int, float] = {}
@@ -124,10 +134,13 @@ class Supervisor:
         with _blocked():
             if not self.stopping and self.extra is not None:
                 self.extra_pid = self._fork(self.extra)
+                self.extra_started = time.monotonic()
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGUSR1:
             self.draining = True
+            if not self.stopping and self.grace:  # jobs get the HTTP drain's time too
+                self.grace += self.drain_seconds
         elif self.draining:
             self.draining = False  # the SIGTERM after a drain: leave once workers are gone
         if self.stopping:
@@ -153,6 +166,8 @@ class Supervisor:
                 self.extra_pid = 0
                 if not self.stopping:
                     log.warning("the worker's metrics server exited (%d); restarting it", code)
+                    if time.monotonic() - self.extra_started < _RESPAWN_PAUSE:
+                        time.sleep(_RESPAWN_PAUSE)
                     self.spawn_extra()
                 continue
             started = self.children.pop(pid, time.monotonic())
@@ -207,7 +222,9 @@ def run_supervisor(
     settings: Settings, count: int, pidfile: str = "", extra: Child | None = None
 ) -> int:
     """Run ``count`` job workers until stopped; the exit status for the command."""
-    supervisor = Supervisor(job_worker(settings), count, settings.grace_seconds, extra)
+    supervisor = Supervisor(
+        job_worker(settings), count, settings.grace_seconds, extra, settings.drain_seconds
+    )
     for signum in _SIGNALS:
         signal.signal(signum, supervisor.on_signal)
     if pidfile:

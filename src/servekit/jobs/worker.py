@@ -87,18 +87,25 @@ class Worker:
             log.error("could not record the job's outcome; it will run again", extra=extra)
         elif not recorded:
             log.warning("job finished after its lease was lost; outcome dropped", extra=extra)
+        else:
+            self._recorded(lease, outcome)
         return outcome
 
     def _record(self, lease: Lease, outcome: Outcome) -> bool:
+        """The store write alone, so a retry never repeats more than the write."""
         if outcome.result is not None:
-            recorded = self.store.succeed(lease, outcome.result)
+            return self.store.succeed(lease, outcome.result)
+        return self.store.fail(lease, outcome.error, outcome.retry)
+
+    def _recorded(self, lease: Lease, outcome: Outcome) -> None:
+        """Count and log a recorded outcome (the final state follows from the policy)."""
+        if outcome.result is not None:
+            state = "succeeded"
+        elif outcome.retry and lease.attempt < self.store.policy.max_attempts:
+            state = "retried"
         else:
-            recorded = self.store.fail(lease, outcome.error, outcome.retry)
-        if not recorded:
-            return False
-        job = self.store.get(lease.job_id)
-        state = job.state if job is not None else "expired"
-        if state in ("succeeded", "failed"):
+            state = "failed"
+        if state != "retried":
             self.metrics.finished.labels(state).inc()
         log.info(
             "job %s",
@@ -110,7 +117,6 @@ class Worker:
                 "error": outcome.error or None,
             },
         )
-        return True
 
     def _retrying(self, action: Callable[[], bool], extra: dict[str, Any]) -> bool | None:
         """``action()``, tried again (for about a lease's time) while the store fails."""

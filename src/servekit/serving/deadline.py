@@ -32,9 +32,12 @@ Expired = DeadlineExpired
 class Deadline:
     """A per-request time limit of ``seconds``; ``on_expire`` runs after one expires."""
 
-    def __init__(self, seconds: float, on_expire: Callable[[], None]) -> None:
+    def __init__(
+        self, seconds: float, on_expire: Callable[[], None], setting: str = "SERVEKIT_TIMEOUT"
+    ) -> None:
         self.seconds = seconds
         self.on_expire = on_expire
+        self.setting = setting
         self._armed = False
         self._handler_installed = False
 
@@ -48,7 +51,7 @@ class Deadline:
         except Expired:
             self.on_expire()
             raise Timeout(
-                f"the prediction ran past the timeout of {self.seconds:g} s (SERVEKIT_TIMEOUT)"
+                f"the prediction ran past the timeout of {self.seconds:g} s ({self.setting})"
             ) from None
         finally:
             disarm()

@@ -74,7 +74,7 @@ def _stop_later(settings: Settings) -> None:
     began = time.monotonic()
     time.sleep(settings.drain_seconds)
     if jobs:  # the supervisor itself kills job workers still busy after grace_seconds
-        _wait_for_jobs(jobs, settings.grace_seconds or settings.timeout + 5)
+        _wait_for_jobs(jobs, settings.grace_seconds or settings.async_timeout + 5)
     if settings.grace_seconds:  # drain + grace bounds the whole stop, job wait included
         left = began + settings.drain_seconds + settings.grace_seconds - time.monotonic()
         _hard_stop_after(max(1, round(left)), os.getppid())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -82,9 +83,18 @@ def metrics_folder(settings: Settings) -> None:
 def metrics_server(settings: Settings) -> Child | None:
     """The body of a process serving the job workers' ``/metrics`` (with the queue depth)
     on ``SERVEKIT_METRICS_PORT``, or None when no port is set. A process of its own, so
-    the supervisor never forks while a server thread runs."""
+    the supervisor never forks while a server thread runs. A port that cannot be bound
+    is a ConfigError now, at start-up, not a crashing child later."""
     if not settings.metrics_port:
         return None
+    try:
+        with socket.socket() as probe:
+            probe.bind((settings.host, settings.metrics_port))
+    except OSError as exc:
+        raise ConfigError(
+            f"SERVEKIT_METRICS_PORT: cannot listen on {settings.host}:{settings.metrics_port}: "
+            f"{exc.strerror or exc}"
+        ) from exc
 
     def serve(stop: threading.Event) -> int:
         from prometheus_client import CollectorRegistry, multiprocess, start_http_server
