@@ -172,6 +172,12 @@ class Settings:
         "A running job's lease: its worker renews it while the job runs; a job whose worker "
         "died is taken again after this many seconds.",
     )
+    unit_parameters: str = _setting(
+        "",
+        "Keyword arguments for a class TARGET's constructor, as Seldon's JSON "
+        '`[{"name", "value", "type": INT|FLOAT|DOUBLE|STRING|BOOL}]`; read from '
+        "`PREDICTIVE_UNIT_PARAMETERS` (what Seldon Core sets) when unset.",
+    )
     dev: bool = _setting(
         False,
         "Run Flask's development server with code reloading instead of uWSGI "
@@ -215,6 +221,8 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Settings from ``SERVEKIT_*`` variables; ``overrides`` (e.g. CLI flags) win."""
         values: dict[str, Any] = {}
+        if env_name("unit_parameters") not in environ and "PREDICTIVE_UNIT_PARAMETERS" in environ:
+            values["unit_parameters"] = environ["PREDICTIVE_UNIT_PARAMETERS"]
         for f in dataclasses.fields(cls):
             raw = environ.get(env_name(f.name))
             if raw is not None:

@@ -61,9 +61,16 @@ class DataPlane:
                 "the request is nested too deeply for the model's argument types"
             ) from None
 
-    def call(self, bound: BoundCall, request_id: str) -> Any:
-        """Run the model on bound arguments; its exceptions become ModelError (logged)."""
+    def call(
+        self, bound: BoundCall, request_id: str, method: Callable[..., Any] | None = None
+    ) -> Any:
+        """Run the model on bound arguments; its exceptions become ModelError (logged).
+
+        ``method`` calls another of the user's methods the same way (a Seldon class's
+        ``predict_raw``, ``tags``, ...) instead of the runtime's ``predict``."""
         try:
+            if method is not None:
+                return method(*bound.args, **bound.kwargs)
             return self.runtime.predict(bound.args, bound.kwargs)
         except DeadlineExpired:
             raise

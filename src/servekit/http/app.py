@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from servekit import errors, metrics
 from servekit._version import __version__
 from servekit.auth import build_authenticator
-from servekit.http import async_routes
+from servekit.http import async_routes, seldon_routes
 from servekit.http.errors import error_response, to_servekit_error
 from servekit.http.predictions import (
     Gate,
@@ -36,6 +36,8 @@ from servekit.jobs.config import job_store
 from servekit.jobs.metrics import JobMetrics, QueueDepth
 from servekit.jobs.service import AsyncPredictions
 from servekit.logs import AccessLog, request_id_var
+from servekit.seldon.plane import SeldonPlane
+from servekit.seldon_metrics import UserMetrics
 from servekit.settings import Settings
 from servekit.telemetry import ServerMetrics, exposition
 
@@ -48,7 +50,7 @@ _PREDICT_ROUTES = ("/model", "/models/<model_id>/<version>/model")
 _LIVE_ROUTES = ("/healthz", "/v2/health/live")
 _READY_ROUTES = ("/readyz", "/v2/health/ready")
 _METRICS_ROUTE = "/metrics"
-_PROTECTED = frozenset((*_PREDICT_ROUTES, *async_routes.ASYNC_ROUTES))
+_PROTECTED = frozenset((*_PREDICT_ROUTES, *async_routes.ASYNC_ROUTES, *seldon_routes.PROTECTED))
 
 
 def create_app(
@@ -116,6 +118,8 @@ def create_app(
         for rule in rules:
             app.add_url_rule(rule, rule, view, methods=[method])
     async_routes.register(app, jobs)
+    seldon = SeldonPlane(state.dataplane) if state.dataplane is not None else None
+    seldon_routes.register(app, seldon, UserMetrics(server_registry))
 
     # The hooks run on every request Flask answers: each resolves Flask's proxies once.
     @app.before_request
@@ -166,6 +170,9 @@ def create_app(
         if type(error) is errors.ServekitError:
             log.error("unhandled error", exc_info=exc, extra={"request_id": g.get("request_id")})
         telemetry.error(error.code)
+        rule = request.url_rule
+        if rule is not None and rule.rule in seldon_routes.SELDON_ROUTES:
+            return seldon_routes.error_response(error)
         return error_response(error, g.get("request_id", ""))
 
     app.register_error_handler(Exception, handle)

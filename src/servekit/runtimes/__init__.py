@@ -22,8 +22,10 @@ def make_runtime(target: Target, project_dir: Path, settings: Settings | None = 
     """The (not yet loaded) runtime for ``target``."""
     if target.runtime == "python":
         from servekit.runtimes.python import PythonRuntime
+        from servekit.seldon.hooks import unit_parameters
 
-        return PythonRuntime(target, project_dir)
+        chosen = settings if settings is not None else Settings()
+        return PythonRuntime(target, project_dir, unit_parameters(chosen.unit_parameters))
     if target.runtime == "r":
         from servekit.runtimes.r import RRuntime
 

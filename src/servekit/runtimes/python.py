@@ -24,9 +24,15 @@ class PythonRuntime:
 
     kind = "python"
 
-    def __init__(self, target: Target, project_dir: Path) -> None:
+    def __init__(
+        self, target: Target, project_dir: Path, init_kwargs: dict[str, Any] | None = None
+    ) -> None:
         self.target = target
         self.project_dir = project_dir
+        self.init_kwargs = init_kwargs or {}
+        """Keyword arguments for a class target's constructor (Seldon's parameters)."""
+        self.instance: Any = None
+        """The object whose ``predict`` is served (None for a plain function)."""
         self._predict: Any = None
 
     def load(self) -> None:
@@ -37,17 +43,21 @@ class PythonRuntime:
         module = self._import()
         parent, obj = self._resolve(module)
         if isinstance(obj, type):
-            predict = getattr(self._instance(obj), "predict", None)
+            self.instance = self._instance(obj)
+            predict = getattr(self.instance, "predict", None)
             if not callable(predict):
                 raise LoadError(f"{self._where()}: class {obj.__name__} has no predict() method")
             self._predict = predict
         elif isinstance(parent, type) and _is_plain_function(obj):
             # file.py:Model.predict: a method named through its class: serve it bound to
             # one instance, created (and loaded) once.
-            self._predict = getattr(self._instance(parent), obj.__name__)
+            self.instance = self._instance(parent)
+            self._predict = getattr(self.instance, obj.__name__)
         elif callable(obj):
             method = getattr(obj, "predict", None)
-            self._predict = method if callable(method) and not _is_plain_function(obj) else obj
+            served = callable(method) and not _is_plain_function(obj)
+            self.instance = obj if served else None
+            self._predict = method if served else obj
         else:
             raise LoadError(
                 f"{self._where()}: {self.target.name} is a {type(obj).__name__}, "
@@ -56,7 +66,7 @@ class PythonRuntime:
 
     def _instance(self, cls: type) -> Any:
         """Create ``cls`` once and call its optional ``load()``."""
-        instance = self._guarded(cls, f"creating {cls.__name__}()")
+        instance = self._guarded(lambda: cls(**self.init_kwargs), f"creating {cls.__name__}()")
         loader = getattr(instance, "load", None)
         if callable(loader):
             self._guarded(loader, f"{cls.__name__}.load()")

@@ -1,0 +1,145 @@
+"""Seldon Core v1's REST routes on the same server. Thin: the logic is
+:class:`~servekit.seldon.plane.SeldonPlane`; errors are answered in Seldon's envelope by
+the app's one handler (:func:`error_response`), with the same codes counted.
+
+Predictions at ``POST /api/v1.0/predictions``, ``/api/v0.1/predictions`` and
+``/predict`` (also ``GET /predict?json=``); feedback at ``POST /api/v1.0/feedback`` and
+``/send-feedback``; ``GET /health/ping`` (``pong``), ``/health/status``, ``/metadata``
+(and their ``/api/v1.0/`` forms) and ``/seldon.json``. A message is read from a JSON
+body, or from the form or query field ``json`` (how Seldon's own client sends it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import Flask, Response, g, request
+
+from servekit import errors
+from servekit.seldon.message import seldon_error
+from servekit.seldon.plane import SeldonAnswer, SeldonPlane
+from servekit.seldon_metrics import UserMetrics
+
+__all__ = ["PROTECTED", "SELDON_ROUTES", "error_response", "register"]
+
+PREDICT = ("/api/v1.0/predictions", "/api/v0.1/predictions", "/predict")
+FEEDBACK = ("/api/v1.0/feedback", "/api/v0.1/feedback", "/send-feedback")
+STATUS = ("/health/status", "/api/v1.0/health/status")
+METADATA = ("/metadata", "/api/v1.0/metadata")
+PROTECTED = (*PREDICT, *FEEDBACK)
+"""Seldon routes that need an access token, like predictions."""
+SELDON_ROUTES = frozenset((*PROTECTED, *STATUS, *METADATA, "/health/ping", "/seldon.json"))
+"""Routes whose errors are answered in Seldon's envelope."""
+_JSON = "application/json"
+
+
+def error_response(error: errors.ServekitError) -> Response:
+    """A ServekitError in Seldon's envelope, with its own headers."""
+    status, body = seldon_error(error)
+    response = Response(orjson.dumps(body), status, mimetype=_JSON)
+    response.headers.update(error.headers)
+    return response
+
+
+def _message() -> Any:
+    """The request's SeldonMessage: a JSON body, else the form or query field ``json``."""
+    text = request.form.get("json") if request.mimetype != _JSON else None
+    if text is None and request.method == "GET":
+        text = request.args.get("json")
+    raw = text.encode() if text is not None else request.get_data(cache=False)
+    if not raw.strip():
+        raise errors.BadJson("no SeldonMessage: send a JSON body or a form field json=")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.BadJson(f"the SeldonMessage is not valid JSON: {exc}") from None
+
+
+def register(app: Flask, seldon: SeldonPlane | None, metrics: UserMetrics) -> None:
+    """Add Seldon's routes to ``app``; with ``seldon`` None (no model yet) they are 503."""
+
+    def plane() -> SeldonPlane:
+        if seldon is None:
+            raise errors.NotReady("not ready: the model is not loaded yet")
+        return seldon
+
+    def answer(found: SeldonAnswer) -> Response:
+        if found.metrics:
+            metrics.record(found.metrics)
+        body = plane().plane.encode_result(found.body, g.request_id)
+        return Response(body, found.status, mimetype=_JSON)
+
+    def predict() -> Response:
+        return answer(plane().predict(_message(), g.request_id))
+
+    def feedback() -> Response:
+        return answer(plane().feedback(_message(), g.request_id))
+
+    def status() -> Response:
+        return answer(plane().health(g.request_id))
+
+    def metadata() -> Response:
+        return Response(orjson.dumps(plane().metadata(g.request_id)), mimetype=_JSON)
+
+    def ping() -> Response:
+        return Response("pong", mimetype="text/plain")
+
+    def openapi() -> Response:
+        return Response(orjson.dumps(_OPENAPI), mimetype=_JSON)
+
+    routes: list[tuple[tuple[str, ...], Any, list[str]]] = [
+        (PREDICT, predict, ["POST"]),
+        (FEEDBACK, feedback, ["POST"]),
+        (STATUS, status, ["GET"]),
+        (METADATA, metadata, ["GET"]),
+        (("/health/ping",), ping, ["GET"]),
+        (("/seldon.json",), openapi, ["GET"]),
+    ]
+    for rules, view, methods in routes:
+        for rule in rules:
+            chosen = ["GET", "POST"] if rule == "/predict" else methods
+            app.add_url_rule(rule, rule, view, methods=chosen)
+
+
+_MESSAGE_REF = {"$ref": "#/components/schemas/SeldonMessage"}
+_OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.0",
+    "info": {"title": "Seldon Core v1 prediction API (servekit)", "version": "1.0"},
+    "paths": {
+        path: {
+            "post": {
+                "requestBody": {"content": {_JSON: {"schema": _MESSAGE_REF}}},
+                "responses": {"200": {"content": {_JSON: {"schema": _MESSAGE_REF}}}},
+            }
+        }
+        for path in PREDICT
+    },
+    "components": {
+        "schemas": {
+            "SeldonMessage": {
+                "type": "object",
+                "properties": {
+                    "data": {
+                        "type": "object",
+                        "properties": {
+                            "names": {"type": "array", "items": {"type": "string"}},
+                            "ndarray": {"type": "array"},
+                            "tensor": {
+                                "type": "object",
+                                "properties": {
+                                    "shape": {"type": "array", "items": {"type": "integer"}},
+                                    "values": {"type": "array", "items": {"type": "number"}},
+                                },
+                            },
+                        },
+                    },
+                    "jsonData": {},
+                    "strData": {"type": "string"},
+                    "binData": {"type": "string", "format": "byte"},
+                    "meta": {"type": "object"},
+                },
+            }
+        }
+    },
+}
