@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, free_port, http, write_project
+from tests.metrics_parsing import value
 
 pytestmark = pytest.mark.integration
 
@@ -180,6 +181,8 @@ def test_seldons_client_gets_the_same_answers_from_servekit(
     assert (seldon_error["success"], our_error["success"]) == (False, False)
     assert our_error["response"]["status"]["reason"] == seldon_error["response"]["status"]["reason"]
     assert "asked to raise" in our_error["response"]["status"]["info"]
+    metrics = http("GET", f"{ours.url}/metrics").body
+    assert value(metrics, "calls_total") == len(CALLS), "the class's metrics() reach Prometheus"
     for path in ("/health/ping", "/health/status"):
         theirs = http("GET", f"http://{seldon.endpoint}{path}")
         mine = http("GET", f"{ours.url}{path}")

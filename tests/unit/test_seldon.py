@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from servekit import errors
@@ -230,3 +230,35 @@ def test_no_document_decodes_to_anything_but_an_input_or_bad_request(document: A
         assert body["status"]["reason"] == "MICROSERVICE_BAD_DATA"
         return
     assert found.kind in ("ndarray", "tensor", "json", "str", "bin")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_MESSAGES = st.one_of(
+    _JSON,
+    st.fixed_dictionaries({"data": st.fixed_dictionaries({"ndarray": _JSON})}),
+    st.fixed_dictionaries(
+        {
+            "data": st.fixed_dictionaries(
+                {"tensor": st.fixed_dictionaries({"shape": _JSON, "values": _JSON})}
+            )
+        }
+    ),
+    st.fixed_dictionaries({"jsonData": _JSON, "meta": _JSON}),
+    st.fixed_dictionaries({"binData": _JSON}),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(message=_MESSAGES)
+def test_no_message_makes_a_servekit_function_answer_500(function: Any, message: Any) -> None:
+    reply = predict(function, message)
+    assert reply.status_code in (200, 400), reply.get_data(as_text=True)
+    assert "status" in reply.get_json() or reply.status_code == 200
