@@ -51,10 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_setting_flags(serve)
     worker = commands.add_parser(
         "worker",
-        help="run asynchronous jobs",
+        help="run asynchronous jobs, or answer SeldonMessages from RabbitMQ",
         description=(
-            "Run TARGET's asynchronous jobs from SERVEKIT_ASYNC_STORE in --processes worker "
-            "processes (each loads the model once). SIGTERM lets each finish its job."
+            "Run TARGET's asynchronous jobs from SERVEKIT_ASYNC_STORE, or with --amqp URL "
+            "--input-queue Q --output-queue R answer the SeldonMessages queued on Q with "
+            "replies on R, in --processes worker processes (each loads the model once). "
+            "SIGTERM lets each finish its job or message."
         ),
     )
     worker.add_argument(
@@ -69,22 +71,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_ALIASES = {
+    "amqp_url": ("--amqp",),
+    "amqp_input_queue": ("--input-queue",),
+    "amqp_output_queue": ("--output-queue",),
+}
+"""Shorter flags some settings also answer to: `servekit worker --amqp URL --input-queue Q
+--output-queue R`."""
+
+
 def _add_setting_flags(command: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(Settings):
         if f.name == "target":
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flags = ("--" + f.name.replace("_", "-"), *_ALIASES.get(f.name, ()))
         help_text = f"{f.metadata['doc']} [{env_name(f.name)}, default {f.default!r}]"
         if f.type == "bool":
             command.add_argument(
-                flag,
+                *flags,
                 action=argparse.BooleanOptionalAction,
                 default=None,
                 help=help_text.replace("%", "%%"),
             )
         else:
             command.add_argument(
-                flag, default=None, metavar=f.name.upper(), help=help_text.replace("%", "%%")
+                *flags,
+                dest=f.name,
+                default=None,
+                metavar=f.name.upper(),
+                help=help_text.replace("%", "%%"),
             )
 
 
@@ -115,7 +130,8 @@ def _settings(ns: argparse.Namespace) -> tuple[Settings, Path]:
 
 
 def worker(ns: argparse.Namespace) -> int:
-    """Check the target and the store, then run the job workers until stopped."""
+    """Check the target and the store (or the AMQP settings), then run the job workers
+    (or AMQP consumers) until stopped."""
     from servekit.logs import configure_logging
     from servekit.runtimes import check_target, parse_target
     from servekit.serving.jobs import check_store, metrics_folder, metrics_server
@@ -123,6 +139,8 @@ def worker(ns: argparse.Namespace) -> int:
     settings, project_dir = _settings(ns)
     metrics_folder(settings)  # before anything imports prometheus_client
     check_target(parse_target(settings.target, settings.project_dir), project_dir)
+    if settings.amqp_url:
+        return _amqp_worker(settings, project_dir, ns.pidfile)
     check_store(settings)
     configure_logging(settings.log_format, settings.log_level)
     os.chdir(project_dir)
@@ -130,6 +148,30 @@ def worker(ns: argparse.Namespace) -> int:
 
     extra = metrics_server(settings)
     return run_supervisor(settings, settings.worker_processes, ns.pidfile, extra)
+
+
+def _amqp_worker(settings: Settings, project_dir: Path, pidfile: str) -> int:
+    """``servekit worker --amqp``: AMQP consumer processes instead of job workers."""
+    from servekit.jobs.supervisor import run_supervisor
+    from servekit.logs import configure_logging
+
+    try:
+        from servekit.serving.amqp import amqp_workload
+    except ModuleNotFoundError as exc:
+        if exc.name != "pika":
+            raise
+        raise ConfigError(
+            "SERVEKIT_AMQP_URL needs the pika package: pip install 'servekit[amqp]'"
+        ) from None
+    workload = amqp_workload(settings)
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.metrics_port:
+        logging.getLogger("servekit").warning(
+            "SERVEKIT_METRICS_PORT is ignored with SERVEKIT_AMQP_URL: AMQP consumers serve "
+            "no /metrics"
+        )
+    os.chdir(project_dir)
+    return run_supervisor(settings, settings.worker_processes, pidfile, workload=workload)
 
 
 def serve(ns: argparse.Namespace) -> int:

@@ -172,6 +172,28 @@ class Settings:
         "A running job's lease: its worker renews it while the job runs; a job whose worker "
         "died is taken again after this many seconds.",
     )
+    amqp_url: str = _setting(
+        "",
+        "`servekit worker`: a RabbitMQ URL (`amqp://user:password@host:5672/vhost`, "
+        "`amqps://` for TLS). Setting it makes the worker answer "
+        "SeldonMessages from SERVEKIT_AMQP_INPUT_QUEUE on SERVEKIT_AMQP_OUTPUT_QUEUE, as "
+        "Seldon's executor does, instead of running asynchronous jobs.",
+        secret=True,
+    )
+    amqp_input_queue: str = _setting(
+        "",
+        "The queue `servekit worker --amqp` takes request SeldonMessages from (declared durable).",
+    )
+    amqp_output_queue: str = _setting(
+        "",
+        "The queue the replies are published to, each with its request's `meta.puid` "
+        "(declared durable).",
+    )
+    amqp_max_result_bytes: int = _setting(
+        10 * 1024,
+        "Largest reply (as JSON) published to the output queue; a larger one is replaced "
+        "by Seldon's FAILURE status `Payload size is greater than allowed size`.",
+    )
     unit_parameters: str = _setting(
         "",
         "Keyword arguments for a class TARGET's constructor, as Seldon's JSON "
@@ -208,6 +230,8 @@ class Settings:
             (self.async_timeout >= 1, "async_timeout", "1 second or more"),
             (self.async_max_attempts >= 1, "async_max_attempts", "1 or more"),
             (self.async_lease_seconds >= 1, "async_lease_seconds", "1 second or more"),
+            (self.amqp_max_result_bytes >= 1, "amqp_max_result_bytes", "1 byte or more"),
+            *self._amqp_checks(),
             (self.log_format in _LOG_FORMATS, "log_format", " or ".join(_LOG_FORMATS)),
             (self.log_level in _LOG_LEVELS, "log_level", ", ".join(_LOG_LEVELS)),
         ]
@@ -216,6 +240,33 @@ class Settings:
                 raise ConfigError(
                     f"{env_name(name)} must be {expected}, got {getattr(self, name)!r}"
                 )
+
+    def _amqp_checks(self) -> list[tuple[bool, str, str]]:
+        """With an AMQP URL: both queues named (AMQP allows 255 bytes), and different."""
+        scheme, sep, _ = self.amqp_url.partition("://")
+        if self.amqp_url and (not sep or scheme.lower() not in ("amqp", "amqps")):
+            got = (
+                f"scheme {scheme!r}" if sep else "no scheme"
+            )  # not the URL: it may hold a password
+            raise ConfigError(
+                f"{env_name('amqp_url')} must be an amqp:// or amqps:// URL, got {got}"
+            )
+        if not self.amqp_url:
+            return []
+        return [
+            (
+                0 < len(self.amqp_input_queue.encode()) <= 255,
+                "amqp_input_queue",
+                "a queue name (1..255 bytes) when SERVEKIT_AMQP_URL is set",
+            ),
+            (
+                0 < len(self.amqp_output_queue.encode()) <= 255
+                and self.amqp_output_queue != self.amqp_input_queue,
+                "amqp_output_queue",
+                "a queue name (1..255 bytes) other than SERVEKIT_AMQP_INPUT_QUEUE "
+                "when SERVEKIT_AMQP_URL is set",
+            ),
+        ]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

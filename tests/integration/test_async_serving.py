@@ -256,6 +256,18 @@ def test_payload_and_result_limits(serve, project: Path) -> None:
     assert fits["status"] == "succeeded"
 
 
+def test_serves_job_workers_even_with_amqp_settings_in_the_environment(
+    serve, project: Path
+) -> None:
+    amqp = {
+        "SERVEKIT_AMQP_URL": f"amqp://127.0.0.1:{free_port()}/",
+        "SERVEKIT_AMQP_INPUT_QUEUE": "requests",
+        "SERVEKIT_AMQP_OUTPUT_QUEUE": "replies",
+    }
+    server = async_server(serve, project, env=amqp)
+    assert wait_done(server, submit(server, {"x": 4}))["result"]["double"] == 8
+
+
 def test_async_is_off_without_workers_or_a_store(serve, project: Path) -> None:
     server = serve(f"{project}/model.py:predict")
     reply = post_json(f"{server.url}/async", {"data": {"x": 1}})

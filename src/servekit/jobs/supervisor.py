@@ -1,9 +1,10 @@
-"""``servekit worker``: N job-worker processes, kept running, stopped gracefully.
+"""``servekit worker``: N worker processes, kept running, stopped gracefully.
 
 The supervisor loads no model itself: each worker process loads it once, after fork,
-then runs :class:`~servekit.jobs.worker.Worker`. A worker that dies is started again; one
-that cannot load the model or open the store (exit 22) stops them all, as a failed load
-stops the HTTP server. Signals to the supervisor:
+then runs its body: :class:`~servekit.jobs.worker.Worker` (:func:`job_worker`), or any
+other :data:`Child`, such as the AMQP consumer (:mod:`servekit.serving.amqp`). A worker
+that dies is started again; one that cannot load the model or open the store (exit 22)
+stops them all, as a failed load stops the HTTP server. Signals to the supervisor:
 
 - SIGTERM / SIGINT: every worker finishes its current job and exits, then so does the
   supervisor (workers still busy after ``grace_seconds`` are killed; their jobs are taken
@@ -25,19 +26,45 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from servekit.errors import ServekitError
 from servekit.jobs.store import redact_url
 from servekit.settings import Settings
 
-__all__ = ["run_supervisor"]
+__all__ = ["JOB_WORKERS", "Child", "Role", "Supervisor", "Workload", "job_worker", "run_supervisor"]
 
 log = logging.getLogger("servekit.jobs")
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 _RESPAWN_PAUSE = 1.0
 Child = Callable[[threading.Event], int]
+"""A worker process's body: runs until the event is set (SIGTERM), returns its exit status."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """What the logs call a supervised process, the work it finishes when stopped, and
+    what it opens besides the model (a failure to open either is exit 22)."""
+
+    name: str
+    work: str
+    opens: str
+
+
+JOB_WORKERS = Role("job worker", "job", "store")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What :func:`run_supervisor` runs: each process's body, its role, and the fields of
+    the "starting" log line."""
+
+    body: Child
+    role: Role
+    about: dict[str, Any] = field(default_factory=dict)
 
 
 def job_worker(settings: Settings) -> Child:
@@ -86,8 +113,10 @@ class Supervisor:
         grace_seconds: int,
         extra: Child | None = None,
         drain_seconds: int = 0,
+        role: Role = JOB_WORKERS,
     ) -> None:
         self.child = child
+        self.role = role
         self.count = count
         self.grace = grace_seconds
         self.drain_seconds = drain_seconds
@@ -105,11 +134,11 @@ class Supervisor:
         signals blocked (:func:`_blocked`) until the pid is recorded."""
         pid = os.fork()
         if pid == 0:
-            self._become_child(body)
+            self._become_child(body, self.role.name)
         return pid
 
     @staticmethod
-    def _become_child(body: Child) -> None:
+    def _become_child(body: Child, name: str) -> None:
         from servekit.jobs.worker import stop_on_signals
 
         code = 1
@@ -120,7 +149,7 @@ class Supervisor:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
             code = body(stop)
         except BaseException:
-            log.exception("job worker crashed")
+            log.exception("%s crashed", name)
         finally:
             logging.shutdown()
             os._exit(code)
@@ -147,7 +176,8 @@ class Supervisor:
             return
         self.stopping = True
         self.stop_requested_at = time.monotonic()
-        log.info("stopping job workers (each finishes its current job)")
+        role = self.role
+        log.info("stopping %ss (each finishes its current %s)", role.name, role.work)
         for pid in self.children:
             _signal(pid, signal.SIGTERM)
 
@@ -174,11 +204,16 @@ class Supervisor:
             if self.stopping:
                 continue
             if code == EXIT_LOAD_FAILED:
-                log.error("a job worker could not load the model or its store: stopping")
+                log.error(
+                    "%s %d could not load the model or its %s: stopping",
+                    self.role.name,
+                    pid,
+                    self.role.opens,
+                )
                 self.exit_code = 1
                 self.on_signal(signal.SIGTERM, None)
                 continue
-            log.warning("job worker %d exited (%d); starting another", pid, code)
+            log.warning("%s %d exited (%d); starting another", self.role.name, pid, code)
             if time.monotonic() - started < _RESPAWN_PAUSE:
                 time.sleep(_RESPAWN_PAUSE)  # a crash loop must not spin
             self.spawn()
@@ -198,7 +233,9 @@ class Supervisor:
             late = time.monotonic() - self.stop_requested_at > self.grace
             if self.stopping and self.grace and late:
                 for pid in self.children:
-                    log.warning("job worker %d busy after %d s: killing it", pid, self.grace)
+                    log.warning(
+                        "%s %d busy after %d s: killing it", self.role.name, pid, self.grace
+                    )
                     _signal(pid, signal.SIGKILL)
             time.sleep(0.05)
 
@@ -219,20 +256,26 @@ def _signal(pid: int, signum: int) -> None:
 
 
 def run_supervisor(
-    settings: Settings, count: int, pidfile: str = "", extra: Child | None = None
+    settings: Settings,
+    count: int,
+    pidfile: str = "",
+    extra: Child | None = None,
+    workload: Workload | None = None,
 ) -> int:
-    """Run ``count`` job workers until stopped; the exit status for the command."""
+    """Run ``count`` job workers (or ``workload``'s processes) until stopped; the exit
+    status for the command."""
+    workload = workload or Workload(
+        job_worker(settings), JOB_WORKERS, {"store": redact_url(settings.async_store_url)}
+    )
+    role = workload.role
     supervisor = Supervisor(
-        job_worker(settings), count, settings.grace_seconds, extra, settings.drain_seconds
+        workload.body, count, settings.grace_seconds, extra, settings.drain_seconds, role
     )
     for signum in _SIGNALS:
         signal.signal(signum, supervisor.on_signal)
     if pidfile:
         Path(pidfile).write_text(f"{os.getpid()}\n", encoding="ascii")
-    log.info(
-        "starting job workers",
-        extra={"processes": count, "store": redact_url(settings.async_store_url)},
-    )
+    log.info("starting %ss", role.name, extra={"processes": count, **workload.about})
     try:
         return supervisor.run()
     finally:

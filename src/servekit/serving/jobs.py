@@ -41,6 +41,8 @@ def daemon_option(settings: Settings, start: Path) -> str:
         str(settings.async_workers),
         "--metrics-port",
         "0",
+        "--amqp-url",
+        "''",  # job workers, not AMQP consumers (the command runs through sh -c)
         "--pidfile",
         str(start / PIDFILE),
     ]
