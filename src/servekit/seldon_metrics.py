@@ -1,9 +1,10 @@
 """A Seldon class's ``metrics()`` as Prometheus metrics (registry passed in).
 
 Each ``{"type", "key", "value", "tags"}`` becomes a metric named ``key`` (made safe for
-Prometheus) with its tags as labels: COUNTER adds ``value``, GAUGE sets it, TIMER
-observes ``value`` milliseconds as seconds in a histogram, as Seldon's wrapper exports
-them. A key reused with another type or other tag names is skipped with one warning.
+Prometheus) with its tags and the ``method`` (predict, feedback, health) as labels:
+COUNTER adds ``value``, GAUGE sets it, TIMER observes ``value`` milliseconds as seconds
+in a histogram, as Seldon's wrapper exports them. A key reused with another type or
+other tag names is skipped with one warning.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ class UserMetrics:
         self._made: dict[str, tuple[str, tuple[str, ...], Any]] = {}
         self._warned: set[str] = set()
 
-    def record(self, metrics: list[dict[str, Any]]) -> None:
-        """Export one answer's metrics."""
+    def record(self, metrics: list[dict[str, Any]], method: str = "predict") -> None:
+        """Export one answer's metrics, labelled with the ``method`` that made them
+        (predict, feedback or health), as Seldon's wrapper labels them."""
         for metric in metrics:
             kind, key, value = metric["type"], metric["key"], float(metric["value"])
             tags = {_safe(str(k)): str(v) for k, v in (metric.get("tags") or {}).items()}
+            tags["method"] = method
             family = self._family(kind, _safe(key), tuple(sorted(tags)))
             if family is None:
                 continue

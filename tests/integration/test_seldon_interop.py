@@ -182,7 +182,7 @@ def test_seldons_client_gets_the_same_answers_from_servekit(
     assert our_error["response"]["status"]["reason"] == seldon_error["response"]["status"]["reason"]
     assert "asked to raise" in our_error["response"]["status"]["info"]
     metrics = http("GET", f"{ours.url}/metrics").body
-    assert value(metrics, "calls_total") == len(CALLS), "the class's metrics() reach Prometheus"
+    assert value(metrics, "calls_total", method="predict") == len(CALLS), "metrics() exported"
     for path in ("/health/ping", "/health/status"):
         theirs = http("GET", f"http://{seldon.endpoint}{path}")
         mine = http("GET", f"{ours.url}{path}")
@@ -221,6 +221,24 @@ def test_a_servekit_function_runs_under_seldons_wrapper(
     assert "parameters.x[0][0]" in refused["response"]["status"]["info"]
     metadata = http("GET", f"http://{component.endpoint}/metadata").body
     assert metadata["platform"] == "servekit"
+
+
+def test_seldon_parameters_reach_a_class_under_the_component(
+    microservice, seldon_python: Path, tmp_path: Path
+) -> None:
+    project = write_project(tmp_path / "model", {"SeldonModel.py": SELDON_MODEL})
+    params = [
+        {"name": "target", "value": f"{project}/SeldonModel.py:SeldonModel", "type": "STRING"},
+        {"name": "scale", "value": "5", "type": "FLOAT"},
+    ]
+    component = microservice(
+        project,
+        "servekit.seldon.component.ServekitComponent",
+        {"PREDICTIVE_UNIT_PARAMETERS": json.dumps(params), "SERVEKIT_LOG_FORMAT": "text"},
+    )
+    [answer] = client_calls(seldon_python, component.endpoint, [CALLS[0]])
+    assert answer["success"], answer
+    assert answer["response"]["data"]["ndarray"] == [[5.0, 10.0]]
 
 
 def test_the_component_imports_only_the_io_free_core(seldon_python: Path) -> None:

@@ -128,6 +128,13 @@ def test_seldon_errors_use_seldons_envelope(seldon: Any) -> None:
     assert raised.status_code == 500
     assert raised.get_json()["status"]["reason"] == "MICROSERVICE_INTERNAL_ERROR"
     assert "asked to raise" in raised.get_json()["status"]["info"]
+    for meta in ({"tags": [1]}, {"metrics": "ab"}, {"metrics": [1]}, {"puid": 5}):
+        reply = predict(seldon, {"data": {"ndarray": [1]}, "meta": meta})
+        assert reply.status_code == 400, meta
+        assert reply.get_json()["status"]["reason"] == "MICROSERVICE_BAD_DATA"
+    wrong_method = seldon.get("/api/v1.0/predictions")
+    assert wrong_method.status_code == 405
+    assert wrong_method.get_json()["status"]["reason"] == "MICROSERVICE_BAD_DATA"
     ragged = predict(seldon, {"data": {"ndarray": [[1], [1, 2]]}})
     assert ragged.status_code == 400
     mismatch = predict(seldon, {"data": {"tensor": {"shape": [3], "values": [1]}}})
@@ -149,9 +156,13 @@ def test_auth_and_metrics_cover_the_seldon_routes(tmp_path: Path) -> None:
     assert ok.status_code == 200
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'servekit_requests_total{code="200",route="/api/v1.0/predictions"} 1.0' in metrics
-    assert "calls_total 1.0" in metrics
-    assert "scale 2.0" in metrics
-    assert 'work_ms_count{kind="t"} 1.0' in metrics
+    assert 'calls_total{method="predict"} 1.0' in metrics
+    assert 'scale{method="predict"} 2.0' in metrics
+    assert 'work_ms_count{kind="t",method="predict"} 1.0' in metrics
+    client.get("/health/status")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'calls_total{method="health"} 1.0' in metrics, "probes count apart"
+    assert 'calls_total{method="predict"} 1.0' in metrics
 
 
 def test_health_metadata_feedback_and_openapi(seldon: Any) -> None:
@@ -167,6 +178,14 @@ def test_health_metadata_feedback_and_openapi(seldon: Any) -> None:
     assert feedback.status_code == 200
     assert feedback.get_json()["data"]["ndarray"] == [[0.5]]
     assert seldon.post("/send-feedback", json={"bogus": 1}).status_code == 400
+    bad_response = seldon.post(
+        "/send-feedback", json={"request": {"data": {"ndarray": [1]}}, "response": [1]}
+    )
+    assert bad_response.status_code == 400
+    truth = seldon.post(
+        "/send-feedback", json={"request": {"data": {"ndarray": [1]}}, "truth": {"jsonData": 1}}
+    )
+    assert truth.status_code == 200
     assert "/api/v1.0/predictions" in seldon.get("/seldon.json").get_json()["paths"]
 
 
@@ -250,6 +269,12 @@ _MESSAGES = st.one_of(
         }
     ),
     st.fixed_dictionaries({"jsonData": _JSON, "meta": _JSON}),
+    st.fixed_dictionaries(
+        {
+            "strData": _JSON,
+            "meta": st.fixed_dictionaries({"tags": _JSON, "metrics": _JSON, "puid": _JSON}),
+        }
+    ),
     st.fixed_dictionaries({"binData": _JSON}),
 )
 
@@ -262,3 +287,48 @@ def test_no_message_makes_a_servekit_function_answer_500(function: Any, message:
     reply = predict(function, message)
     assert reply.status_code in (200, 400), reply.get_data(as_text=True)
     assert "status" in reply.get_json() or reply.status_code == 200
+
+
+RAW_ONLY = """
+    class Raw:
+        def predict_raw(self, message):
+            return {"jsonData": {"echo": message}, "meta": {"metrics": [
+                {"type": "COUNTER", "key": "raw_calls", "value": 1}, {"bad": "metric"}]}}
+"""
+
+
+def test_a_class_with_predict_raw_alone_is_served(tmp_path: Path) -> None:
+    client = client_for(tmp_path, RAW_ONLY, "Raw")
+    reply = predict(client, {"strData": "hi"})
+    assert reply.status_code == 200
+    assert reply.get_json()["jsonData"] == {"echo": {"strData": "hi"}}
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'raw_calls_total{method="predict"} 1.0' in metrics, "predict_raw's metrics exported"
+
+
+SLOW = """
+    import time
+
+    def predict(x: float):
+        time.sleep(x)
+        return x
+"""
+
+
+def test_seldon_predictions_obey_the_request_deadline(tmp_path: Path) -> None:
+    from servekit.serving.deadline import Deadline
+
+    write_project(tmp_path, {"model.py": SLOW})
+    chosen = Settings(target=f"{tmp_path}/model.py:predict")
+    app = create_app(
+        chosen,
+        ServerState(dataplane=load_dataplane(chosen)),
+        guard=Deadline(0.3, lambda: None).guard,
+    )
+    slow = app.test_client().post("/api/v1.0/predictions", json={"jsonData": {"x": 2}})
+    assert slow.status_code == 504
+    assert slow.get_json()["status"]["reason"] == "MICROSERVICE_INTERNAL_ERROR"
+    quick = app.test_client().post("/api/v1.0/predictions", json={"jsonData": {"x": 0}})
+    assert quick.status_code == 200
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "servekit_model_duration_seconds_count 1.0" in metrics, "model time, as on /model"

@@ -119,7 +119,7 @@ def create_app(
             app.add_url_rule(rule, rule, view, methods=[method])
     async_routes.register(app, jobs)
     seldon = SeldonPlane(state.dataplane) if state.dataplane is not None else None
-    seldon_routes.register(app, seldon, UserMetrics(server_registry))
+    seldon_routes.register(app, seldon, UserMetrics(server_registry), telemetry, guard)
 
     # The hooks run on every request Flask answers: each resolves Flask's proxies once.
     @app.before_request
@@ -170,8 +170,7 @@ def create_app(
         if type(error) is errors.ServekitError:
             log.error("unhandled error", exc_info=exc, extra={"request_id": g.get("request_id")})
         telemetry.error(error.code)
-        rule = request.url_rule
-        if rule is not None and rule.rule in seldon_routes.SELDON_ROUTES:
+        if request.path in seldon_routes.SELDON_ROUTES:  # 405s have no url_rule
             return seldon_routes.error_response(error)
         return error_response(error, g.get("request_id", ""))
 

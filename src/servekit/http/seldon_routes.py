@@ -11,6 +11,9 @@ body, or from the form or query field ``json`` (how Seldon's own client sends it
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
@@ -20,6 +23,7 @@ from servekit import errors
 from servekit.seldon.message import seldon_error
 from servekit.seldon.plane import SeldonAnswer, SeldonPlane
 from servekit.seldon_metrics import UserMetrics
+from servekit.telemetry import ServerMetrics
 
 __all__ = ["PROTECTED", "SELDON_ROUTES", "error_response", "register"]
 
@@ -56,28 +60,44 @@ def _message() -> Any:
         raise errors.BadJson(f"the SeldonMessage is not valid JSON: {exc}") from None
 
 
-def register(app: Flask, seldon: SeldonPlane | None, metrics: UserMetrics) -> None:
-    """Add Seldon's routes to ``app``; with ``seldon`` None (no model yet) they are 503."""
+def register(
+    app: Flask,
+    seldon: SeldonPlane | None,
+    metrics: UserMetrics,
+    telemetry: ServerMetrics,
+    guard: Callable[[], AbstractContextManager[None]],
+) -> None:
+    """Add Seldon's routes to ``app``; with ``seldon`` None (no model yet) they are 503.
+    Predictions and feedback run under ``guard`` (the request deadline), as on ``/model``,
+    and their time counts as model time."""
 
     def plane() -> SeldonPlane:
         if seldon is None:
             raise errors.NotReady("not ready: the model is not loaded yet")
         return seldon
 
-    def answer(found: SeldonAnswer) -> Response:
+    def answer(found: SeldonAnswer, method: str) -> Response:
         if found.metrics:
-            metrics.record(found.metrics)
+            metrics.record(found.metrics, method)
         body = plane().plane.encode_result(found.body, g.request_id)
         return Response(body, found.status, mimetype=_JSON)
 
+    def timed(call: Callable[[Any, str], SeldonAnswer]) -> SeldonAnswer:
+        document = _message()
+        started = time.perf_counter()
+        with guard():
+            found = call(document, g.request_id)
+        telemetry.model_seconds.observe(time.perf_counter() - started)
+        return found
+
     def predict() -> Response:
-        return answer(plane().predict(_message(), g.request_id))
+        return answer(timed(plane().predict), "predict")
 
     def feedback() -> Response:
-        return answer(plane().feedback(_message(), g.request_id))
+        return answer(timed(plane().feedback), "feedback")
 
     def status() -> Response:
-        return answer(plane().health(g.request_id))
+        return answer(plane().health(g.request_id), "health")
 
     def metadata() -> Response:
         return Response(orjson.dumps(plane().metadata(g.request_id)), mimetype=_JSON)

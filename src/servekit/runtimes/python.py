@@ -45,6 +45,8 @@ class PythonRuntime:
         if isinstance(obj, type):
             self.instance = self._instance(obj)
             predict = getattr(self.instance, "predict", None)
+            if not callable(predict):  # a Seldon class may have predict_raw alone
+                predict = getattr(self.instance, "predict_raw", None)
             if not callable(predict):
                 raise LoadError(f"{self._where()}: class {obj.__name__} has no predict() method")
             self._predict = predict
@@ -71,6 +73,11 @@ class PythonRuntime:
         if callable(loader):
             self._guarded(loader, f"{cls.__name__}.load()")
         return instance
+
+    @property
+    def served(self) -> Any:
+        """The callable that is served (a function, or a bound method)."""
+        return self._predict
 
     def signature(self) -> Signature:
         """The served callable's signature (``self`` excluded)."""

@@ -17,6 +17,7 @@ beside seldon-core's old pins: ``pip install --no-deps servekit orjson``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any
 
@@ -34,10 +35,15 @@ __all__ = ["ServekitComponent"]
 class ServekitComponent:
     """A Seldon model class whose ``predict_raw`` is servekit's Seldon plane."""
 
-    def __init__(self, target: str = "") -> None:
+    def __init__(self, target: str = "", **parameters: Any) -> None:
+        """``target`` (or ``SERVEKIT_TARGET``) names the model; any other Seldon
+        parameters are passed on to a class TARGET's constructor."""
         settings = Settings.from_env(os.environ)
-        if target:
-            settings = dataclasses.replace(settings, target=target)
+        settings = dataclasses.replace(
+            settings,
+            target=target or settings.target,
+            unit_parameters=json.dumps([_parameter(k, v) for k, v in parameters.items()]),
+        )
         self.settings = settings
         self._plane: SeldonPlane | None = None
 
@@ -70,6 +76,20 @@ class ServekitComponent:
     def init_metadata(self) -> dict[str, Any]:
         """Seldon metadata: the model's name and version (and a Seldon TARGET's own)."""
         return self._seldon().metadata(os.urandom(16).hex())
+
+
+def _parameter(name: str, value: Any) -> dict[str, str]:
+    """One parameter back in Seldon's typed form (Seldon has already converted it)."""
+    kind = (
+        "BOOL"
+        if isinstance(value, bool)
+        else "INT"
+        if isinstance(value, int)
+        else "DOUBLE"
+        if isinstance(value, float)
+        else "STRING"
+    )
+    return {"name": name, "value": str(value), "type": kind}
 
 
 def _seldon_exception(error: ServekitError) -> Exception:

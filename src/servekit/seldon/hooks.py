@@ -18,7 +18,7 @@ from typing import Any
 
 from servekit import errors
 
-__all__ = ["SeldonHooks", "unit_parameters"]
+__all__ = ["SeldonHooks", "is_metric", "unit_parameters"]
 
 _NAMES_PARAMS = ("features_names", "feature_names")
 _TYPES: dict[str, Callable[[str], Any]] = {
@@ -51,11 +51,12 @@ class SeldonHooks:
     send_feedback: Method | None
 
     @classmethod
-    def of(cls, instance: Any) -> SeldonHooks | None:
-        """The hooks of ``instance`` if it is Seldon-style, else None."""
+    def of(cls, instance: Any, served: Method | None = None) -> SeldonHooks | None:
+        """The hooks of ``instance`` if it is Seldon-style, else None; ``served`` is the
+        method the TARGET names (``Model.score``), ``predict`` by default."""
         if instance is None or isinstance(instance, type):
             return None
-        predict = _method(instance, "predict")
+        predict = served if served is not None else _method(instance, "predict")
         predict_raw = _method(instance, "predict_raw")
         params: list[inspect.Parameter] = []
         if predict is not None:
@@ -102,19 +103,24 @@ class SeldonHooks:
         if not isinstance(found, list):
             raise errors.ModelError(f"metrics() must return a list, got {type(found).__name__}")
         for metric in found:
-            ok = (
-                isinstance(metric, dict)
-                and metric.get("type") in ("COUNTER", "GAUGE", "TIMER")
-                and isinstance(metric.get("key"), str)
-                and isinstance(metric.get("value"), (int, float))
-                and isinstance(metric.get("tags", {}), dict)
-            )
-            if not ok:
+            if not is_metric(metric):
                 raise errors.ModelError(
                     f"metrics() returned {metric!r}: each metric must be "
                     '{"type": "COUNTER"|"GAUGE"|"TIMER", "key": str, "value": number}'
                 )
         return found
+
+
+def is_metric(metric: Any) -> bool:
+    """A ``{"type": COUNTER|GAUGE|TIMER, "key": str, "value": number[, "tags": {}]}``."""
+    return (
+        isinstance(metric, dict)
+        and metric.get("type") in ("COUNTER", "GAUGE", "TIMER")
+        and isinstance(metric.get("key"), str)
+        and isinstance(metric.get("value"), (int, float))
+        and not isinstance(metric.get("value"), bool)
+        and isinstance(metric.get("tags", {}), dict)
+    )
 
 
 def unit_parameters(text: str) -> dict[str, Any]:

@@ -23,7 +23,15 @@ import numpy as np
 from servekit import errors
 from servekit.core.paths import describe
 
-__all__ = ["SeldonInput", "as_array", "as_lists", "decode", "respond", "seldon_error"]
+__all__ = [
+    "SeldonInput",
+    "as_array",
+    "as_lists",
+    "decode",
+    "model_input",
+    "respond",
+    "seldon_error",
+]
 
 BAD_DATA = "MICROSERVICE_BAD_DATA"
 INTERNAL_ERROR = "MICROSERVICE_INTERNAL_ERROR"
@@ -47,8 +55,8 @@ def decode(document: Any) -> SeldonInput:
     if type(document) is not dict:
         raise errors.BadRequest(f"a SeldonMessage is a JSON object, got {describe(document)}")
     meta = document.get("meta")
-    if meta is not None and type(meta) is not dict:
-        raise errors.BadRequest(f'"meta" must be an object, got {describe(meta)}')
+    if meta is not None:
+        _check_meta(meta)
     if "data" in document:
         return _data(document["data"], meta)
     if "jsonData" in document:
@@ -71,6 +79,25 @@ def decode(document: Any) -> SeldonInput:
     raise errors.BadRequest(
         f"the SeldonMessage has no data, jsonData, strData or binData (keys: {keys})"
     )
+
+
+def _check_meta(meta: Any) -> None:
+    if type(meta) is not dict:
+        raise errors.BadRequest(f'"meta" must be an object, got {describe(meta)}')
+    for name, kind, what in (("tags", dict, "an object"), ("metrics", list, "an array")):
+        found = meta.get(name)
+        if found is not None and type(found) is not kind:
+            raise errors.BadRequest(f'"meta.{name}" must be {what}, got {describe(found)}')
+    for metric in meta.get("metrics") or []:
+        if type(metric) is not dict:
+            raise errors.BadRequest(f'"meta.metrics" holds objects, got {describe(metric)}')
+    if meta.get("puid") is not None and type(meta["puid"]) is not str:
+        raise errors.BadRequest(f'"meta.puid" must be a string, got {describe(meta["puid"])}')
+
+
+def model_input(value: SeldonInput) -> Any:
+    """What a Seldon class gets as X: a numpy array for ndarray/tensor, else the value."""
+    return as_array(value) if value.kind in ("ndarray", "tensor") else value.value
 
 
 def _data(data: Any, meta: dict[str, Any] | None) -> SeldonInput:

@@ -25,8 +25,8 @@ from typing import Any
 from servekit import errors
 from servekit.core.binding import BoundCall, Call
 from servekit.core.dataplane import DataPlane
-from servekit.seldon.hooks import SeldonHooks
-from servekit.seldon.message import SeldonInput, as_array, as_lists, decode, respond
+from servekit.seldon.hooks import SeldonHooks, is_metric
+from servekit.seldon.message import SeldonInput, as_lists, decode, model_input, respond
 
 __all__ = ["SeldonAnswer", "SeldonPlane"]
 
@@ -48,7 +48,10 @@ class SeldonPlane:
 
     def __init__(self, plane: DataPlane) -> None:
         self.plane = plane
-        self.hooks = SeldonHooks.of(getattr(plane.runtime, "instance", None))
+        runtime = plane.runtime
+        self.hooks = SeldonHooks.of(
+            getattr(runtime, "instance", None), getattr(runtime, "served", None)
+        )
         params = plane.binder.signature.params
         self._first = params[0].name if params else None
         self._names = next((p.name for p in params if p.name in _NAMES), None)
@@ -63,7 +66,7 @@ class SeldonPlane:
         if hooks is None:
             result = self.plane.call(self.plane.binder.bind(self._call(request)), request_id)
             return SeldonAnswer(respond(result, request))
-        x = as_array(request) if request.kind in ("ndarray", "tensor") else request.value
+        x = model_input(request)
         kwargs = {"meta": request.meta} if hooks.accepts_meta else {}
         bound = BoundCall((x, request.names), kwargs)
         result = self.plane.call(bound, request_id, hooks.predict)
@@ -84,13 +87,13 @@ class SeldonPlane:
         reward = document.get("reward", 0.0)
         if not isinstance(reward, (int, float)):
             raise errors.BadRequest('"reward" must be a number')
-        routing = ((document.get("response") or {}).get("meta") or {}).get("routing")
-        args = (
-            as_array(request) if request.kind in ("ndarray", "tensor") else request.value,
-            request.names,
-            float(reward),
-            as_array(truth) if truth is not None and truth.kind in ("ndarray", "tensor") else truth,
-        )
+        response = document.get("response") or {}
+        meta = response.get("meta") if type(response) is dict else None
+        if type(response) is not dict or (meta is not None and type(meta) is not dict):
+            raise errors.BadRequest('"response" must be a SeldonMessage (an object)')
+        routing = (meta or {}).get("routing")
+        truth_value = model_input(truth) if truth is not None else None
+        args = (model_input(request), request.names, float(reward), truth_value)
         bound = BoundCall(args, {"routing": routing})
         result = self.plane.call(bound, request_id, hooks.send_feedback)
         return self._answer([] if result is None else result, request, request_id)
@@ -99,8 +102,10 @@ class SeldonPlane:
         """``health_status()`` as a message, or ``strData: "healthy"``."""
         hooks = self.hooks
         empty = SeldonInput("json", None)
-        if hooks is None or hooks.health_status is None:
+        if hooks is None:
             return SeldonAnswer(respond("healthy", empty))
+        if hooks.health_status is None:
+            return self._answer("healthy", empty, request_id)
         result = self._user(hooks.health_status, request_id)
         return self._answer(result, empty, request_id)
 
@@ -161,7 +166,10 @@ class SeldonPlane:
         status_field = result.get("status")
         code = status_field.get("code") if isinstance(status_field, dict) else None
         status = code if isinstance(code, int) and 100 <= code < 600 else 200
-        return SeldonAnswer(result, status)
+        meta = result.get("meta")
+        listed = meta.get("metrics") if isinstance(meta, dict) else None
+        metrics = [m for m in listed if is_metric(m)] if isinstance(listed, list) else []
+        return SeldonAnswer(result, status, metrics)
 
     def _user(self, method: Callable[[], Any], request_id: str) -> Any:
         """Run one of the user's hooks as the data plane runs predict (errors logged,

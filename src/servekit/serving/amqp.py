@@ -14,7 +14,8 @@ finish (replied and acknowledged), then the consumer cancels, closes and exits 0
 The model runs in a thread of its own while this thread keeps serving the connection, so
 a long prediction does not miss the broker's heartbeats. A lost broker is reconnected with
 a capped backoff; credentials or queues the broker refuses at start (exit 22) stop
-``servekit worker``, like a model that cannot be loaded.
+``servekit worker``, like a model that cannot be loaded (a refusal after the first
+connection, as while a broker restarts, is retried like a lost broker).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Consumer:
         self.executor = executor
         self.stop = stop
         self._model = concurrent.futures.ThreadPoolExecutor(1, "servekit-model")
+        self._connected_once = False
 
     def run(self) -> None:
         """Consume until stopped, connecting again (after a pause that doubles while
@@ -110,10 +112,14 @@ class Consumer:
         try:
             connection, channel = self._open()
         except _REFUSED as exc:
-            raise ConfigError(f"the broker refused the consumer: {exc!r}") from None
+            if not self._connected_once:  # at start: a wrong setting, stop for good
+                raise ConfigError(f"the broker refused the consumer: {exc!r}") from None
+            log.warning("the broker refused the consumer (it may be restarting): %r", exc)
+            return
         except (pika.exceptions.AMQPError, OSError) as exc:
             log.warning("cannot reach the broker: %r", exc)
             return
+        self._connected_once = True
         try:
             self._consume(connection, channel)
         except (pika.exceptions.AMQPError, OSError) as exc:
