@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from servekit import errors, metrics
 from servekit._version import __version__
 from servekit.auth import build_authenticator
-from servekit.http import async_routes, seldon_routes
+from servekit.http import async_routes, openapi_routes, seldon_routes, tester
 from servekit.http.errors import error_response, to_servekit_error
 from servekit.http.predictions import (
     Gate,
@@ -120,6 +120,8 @@ def create_app(
     async_routes.register(app, jobs)
     seldon = SeldonPlane(state.dataplane) if state.dataplane is not None else None
     seldon_routes.register(app, seldon, UserMetrics(server_registry), telemetry, guard)
+    openapi_routes.register(app, settings, state)
+    tester.register(app, settings, state)
 
     # The hooks run on every request Flask answers: each resolves Flask's proxies once.
     @app.before_request
