@@ -5,6 +5,7 @@ Importing servekit imports no web framework: the HTTP transport lives in
 """
 
 from servekit._version import __version__
+from servekit.core.constraints import Length, OneOf, Pattern, Range
 from servekit.errors import (
     BadJson,
     BadRequest,
@@ -28,13 +29,17 @@ __all__ = [
     "BadRequest",
     "ConfigError",
     "InvalidArguments",
+    "Length",
     "LoadError",
     "MethodNotAllowed",
     "ModelError",
     "NotFound",
     "NotReady",
+    "OneOf",
+    "Pattern",
     "PayloadTooLarge",
     "Problem",
+    "Range",
     "ServekitError",
     "Settings",
     "Timeout",

@@ -30,6 +30,7 @@ import numpy as np
 
 from servekit.core import arrays, records
 from servekit.core.compiled import PASSTHROUGH, Compiled, Converter
+from servekit.core.constraints import constrain
 from servekit.core.paths import Where, describe, report
 from servekit.core.scalars import SIMPLE
 from servekit.core.tensors import TensorSpec, tensor_converter
@@ -77,7 +78,7 @@ class TypeCompiler:
         origin = typing.get_origin(ann)
         args = typing.get_args(ann)
         if origin is typing.Annotated:
-            return self.compile(args[0])
+            return constrain(self.compile(args[0]), ann.__metadata__)
         if origin in _UNION_TYPES:
             return self._union(args)
         if origin is typing.Literal:

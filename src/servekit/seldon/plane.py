@@ -80,21 +80,22 @@ class SeldonPlane:
                 "a feedback message is an object with request, response, reward and truth"
             )
         request = decode(document.get("request") or {"data": {}})
+        truth = decode(document["truth"]) if document.get("truth") else None
+        response = document.get("response") or {}
+        if type(response) is not dict:
+            raise errors.BadRequest('"response" must be a SeldonMessage (an object)')
+        meta = decode(response).meta if _has_payload(response) else response.get("meta")
+        if meta is not None and type(meta) is not dict:
+            raise errors.BadRequest('"response.meta" must be an object')
+        reward = document.get("reward", 0.0)
+        if not isinstance(reward, (int, float)) or isinstance(reward, bool):
+            raise errors.BadRequest('"reward" must be a number')
         hooks = self.hooks
         if hooks is None or hooks.send_feedback is None:
             return self._answer([], request, request_id, hooks)
-        truth = decode(document["truth"]) if document.get("truth") else None
-        reward = document.get("reward", 0.0)
-        if not isinstance(reward, (int, float)):
-            raise errors.BadRequest('"reward" must be a number')
-        response = document.get("response") or {}
-        meta = response.get("meta") if type(response) is dict else None
-        if type(response) is not dict or (meta is not None and type(meta) is not dict):
-            raise errors.BadRequest('"response" must be a SeldonMessage (an object)')
-        routing = (meta or {}).get("routing")
         truth_value = model_input(truth) if truth is not None else None
         args = (model_input(request), request.names, float(reward), truth_value)
-        bound = BoundCall(args, {"routing": routing})
+        bound = BoundCall(args, {"routing": (meta or {}).get("routing")})
         result = self.plane.call(bound, request_id, hooks.send_feedback)
         return self._answer([] if result is None else result, request, request_id)
 
@@ -175,3 +176,11 @@ class SeldonPlane:
         """Run one of the user's hooks as the data plane runs predict (errors logged,
         answered as MODEL_ERROR)."""
         return self.plane.call(BoundCall((), {}), request_id, method)
+
+
+def _has_payload(message: Any) -> bool:
+    """True when ``message`` is an object carrying a payload (a feedback's ``response``
+    may carry only ``meta``)."""
+    return type(message) is dict and any(
+        k in message for k in ("data", "jsonData", "strData", "binData")
+    )

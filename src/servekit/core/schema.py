@@ -1,0 +1,204 @@
+"""JSON Schema (2020-12, as OpenAPI 3.1 uses it) for the types the binder accepts. I/O-free.
+
+The schema says what :class:`~servekit.core.types.TypeCompiler` converts, with the same
+rules: ``int`` is an integer, ``float`` any number, ``Optional[T]`` adds null,
+dataclasses, ``TypedDict`` and enums become named definitions (``$ref``), numpy arrays
+nested arrays of numbers, ONNX inputs arrays of their dtype and rank, ``Annotated``
+constraints their bounds; anything the binder passes as is, ``{}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import typing
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from servekit.core.constraints import schema_of
+from servekit.core.signature import EMPTY, ParamKind, Signature
+from servekit.core.tensors import TensorSpec
+
+__all__ = ["SchemaBuilder", "signature_schema"]
+
+_SIMPLE: dict[Any, dict[str, Any]] = {
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    str: {"type": "string"},
+    bool: {"type": "boolean"},
+    type(None): {"type": "null"},
+    dt.datetime: {"type": "string", "format": "date-time"},
+    dt.date: {"type": "string", "format": "date"},
+    dt.time: {"type": "string", "format": "time"},
+    decimal.Decimal: {"type": ["number", "string"]},
+    uuid.UUID: {"type": "string", "format": "uuid"},
+}
+_UNIONS = (typing.Union, type(int | str))
+
+
+class SchemaBuilder:
+    """Builds schemas; named types go to :attr:`definitions`, referenced under ``prefix``."""
+
+    def __init__(self, prefix: str = "#/$defs/") -> None:
+        self.prefix = prefix
+        self.definitions: dict[str, dict[str, Any]] = {}
+
+    def of(self, ann: Any) -> dict[str, Any]:
+        """The schema of annotation ``ann``."""
+        if ann is EMPTY or ann is Any or ann is object:
+            return {}
+        if ann in _SIMPLE:
+            return dict(_SIMPLE[ann])
+        origin, args = typing.get_origin(ann), typing.get_args(ann)
+        if origin is typing.Annotated:
+            return self._annotated(self.of(args[0]), ann.__metadata__)
+        if origin in _UNIONS:
+            return {"anyOf": [self.of(a) for a in args]}
+        if origin is typing.Literal:
+            return {"enum": list(args)}
+        if origin in (list, Sequence, set, frozenset) or ann in (list, set, frozenset):
+            return {"type": "array", "items": self.of(args[0]) if args else {}}
+        if origin is tuple or ann is tuple:
+            if not args or (len(args) == 2 and args[1] is Ellipsis):
+                return {"type": "array", "items": self.of(args[0]) if args else {}}
+            items = [self.of(a) for a in args]
+            return {"type": "array", "prefixItems": items, "items": False, "minItems": len(items)}
+        if origin in (dict, Mapping) or ann is dict:
+            values = self.of(args[1]) if len(args) == 2 else {}
+            return {"type": "object", "additionalProperties": values}
+        if origin is np.ndarray or ann is np.ndarray:
+            return {"type": "array", "items": {}, "description": "a numeric (nested) array"}
+        if isinstance(ann, TensorSpec):
+            return _tensor(ann)
+        if isinstance(ann, type):
+            return self._class(ann)
+        if hasattr(ann, "__supertype__"):
+            return self.of(ann.__supertype__)
+        return {}
+
+    def _annotated(self, schema: dict[str, Any], metadata: tuple[Any, ...]) -> dict[str, Any]:
+        extra = schema_of(metadata)
+        kind = schema.get("type")
+        sizes = {"string": "Length", "array": "Items", "object": "Properties"}
+        suffix = sizes.get(kind) if isinstance(kind, str) else None
+        for name, word in (("min_length", "min"), ("max_length", "max")):
+            bound = extra.pop(name, None)
+            if bound is not None and suffix is not None:
+                schema = {**schema, word + suffix: bound}
+        return {**schema, **extra}
+
+    def _class(self, cls: type) -> dict[str, Any]:
+        if issubclass(cls, np.generic):
+            kind = "integer" if issubclass(cls, np.integer) else "number"
+            return {"type": "boolean"} if issubclass(cls, np.bool_) else {"type": kind}
+        name = cls.__name__
+        if name in self.definitions:
+            return {"$ref": self.prefix + name}
+        if issubclass(cls, enum.Enum):
+            self.definitions[name] = {"enum": [m.value for m in cls]}
+        elif dataclasses.is_dataclass(cls) or typing.is_typeddict(cls):
+            self.definitions[name] = {}  # a placeholder first: recursive types refer to it
+            self.definitions[name] = self._record(cls)
+        else:
+            return {}
+        return {"$ref": self.prefix + name}
+
+    def _record(self, cls: type) -> dict[str, Any]:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        if dataclasses.is_dataclass(cls):
+            fields = [f for f in dataclasses.fields(cls) if f.init]
+            names = [f.name for f in fields]
+            required = [
+                f.name
+                for f in fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            ]
+        else:
+            names = list(hints)
+            required = sorted(getattr(cls, "__required_keys__", names))
+        properties = {n: self.of(hints.get(n, Any)) for n in names}
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,  # the binder refuses unknown fields
+        }
+
+
+def _tensor(spec: TensorSpec) -> dict[str, Any]:
+    kind = spec.dtype.kind
+    leaf: dict[str, Any] = (
+        {"type": "boolean"}
+        if kind == "b"
+        else {"type": "integer"}
+        if kind in "iu"
+        else {"type": "string"}
+        if kind in "USO"
+        else {"type": "number"}
+    )
+    schema = leaf
+    if spec.shape is None:  # even the rank is unknown
+        return {"type": "array", "description": f"tensor {spec.describe()}"}
+    for size in reversed(spec.shape):
+        schema = {"type": "array", "items": schema}
+        if isinstance(size, int) and size >= 0:
+            schema.update(minItems=size, maxItems=size)
+    return {**schema, "description": f"tensor {spec.describe()}"}
+
+
+def signature_schema(
+    signature: Signature,
+    descriptions: dict[str, str] | None = None,
+    builder: SchemaBuilder | None = None,
+) -> dict[str, Any]:
+    """The schema of the ``data`` object for ``signature``: one property per parameter
+    that can be named, with its description and JSON default; ``$defs`` for named types
+    (unless ``builder`` collects them elsewhere)."""
+    own = builder is None
+    chosen = builder or SchemaBuilder()
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    open_ended = False
+    for param in signature.params:
+        if param.kind is ParamKind.VAR_KEYWORD:
+            open_ended = True
+            continue
+        if param.kind in (ParamKind.POSITIONAL_ONLY, ParamKind.VAR_POSITIONAL):
+            continue
+        schema = chosen.of(param.annotation)
+        if descriptions and param.name in descriptions:
+            schema = {**schema, "description": descriptions[param.name]}
+        if param.default is not EMPTY and _jsonable(param.default):
+            schema = {**schema, "default": _plain(param.default)}
+        properties[param.name] = schema
+        if param.required:
+            required.append(param.name)
+    document: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": open_ended,
+    }
+    if own and chosen.definitions:
+        document["$defs"] = chosen.definitions
+    return document
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _jsonable(value: Any) -> bool:
+    value = _plain(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return not isinstance(value, float) or (value == value and abs(value) != float("inf"))
+    if isinstance(value, (list, tuple)):
+        return all(_jsonable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _jsonable(v) for k, v in value.items())
+    return False

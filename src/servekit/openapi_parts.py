@@ -1,0 +1,288 @@
+"""Pieces of servekit's OpenAPI document: operations, error answers and shared schemas.
+I/O-free; assembled by :func:`servekit.openapi.build_document`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "SCHEMAS",
+    "async_paths",
+    "envelope",
+    "plain_paths",
+    "prediction",
+    "seldon_get_predict",
+    "seldon_operation",
+]
+
+_JSON = "application/json"
+_ERROR_CODES = {
+    400: "BAD_JSON (not JSON) or BAD_REQUEST (not a data/parameters object)",
+    401: "UNAUTHORIZED: no valid access token",
+    404: "NOT_FOUND",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE: the body is not declared as JSON",
+    422: "INVALID_ARGUMENTS: every problem with its path in details",
+    431: "HEADERS_TOO_LARGE",
+    500: "MODEL_ERROR (your code raised) or INTERNAL",
+    503: "NOT_READY (loading or draining) or STORE_UNAVAILABLE",
+    504: "TIMEOUT",
+}
+_REQUEST_ID = {"X-Request-ID": {"description": "the request's id", "schema": {"type": "string"}}}
+_SEGMENT = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
+_STRING = {"type": "string"}
+_ANY_OBJECT = {"type": "object"}
+
+SCHEMAS: dict[str, Any] = {
+    "ErrorEnvelope": {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "description": "; ".join(_ERROR_CODES.values())},
+                    "message": _STRING,
+                    "details": {"type": "array", "items": _ANY_OBJECT},
+                },
+                "required": ["code", "message", "details"],
+            },
+            "request_id": _STRING,
+        },
+        "required": ["error", "request_id"],
+    },
+    "PredictionResponse": {
+        "type": "object",
+        "properties": {
+            "result": {"description": "what the model returned"},
+            "request_id": _STRING,
+            "model_time_in_ms": {"type": "integer"},
+            "timing": {"type": "number"},
+            "release": {"type": "object", "additionalProperties": _STRING},
+        },
+        "required": ["result", "request_id", "model_time_in_ms", "timing", "release"],
+    },
+    "AsyncSubmitted": {
+        "type": "object",
+        "properties": {"asyncPredictionId": _STRING, "request_id": _STRING},
+        "required": ["asyncPredictionId"],
+    },
+    "AsyncStatus": {
+        "type": "object",
+        "properties": {
+            "asyncPredictionId": _STRING,
+            "status": {"enum": ["queued", "succeeded", "failed"]},
+            "phase": {"enum": ["queued", "running", "succeeded", "failed"]},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "startedAt": {"type": "string", "format": "date-time"},
+            "completedAt": {"type": "string", "format": "date-time"},
+            "attempts": {"type": "integer"},
+            "result": {},
+            "errors": {"type": "array", "items": _STRING},
+        },
+        "required": ["asyncPredictionId", "status", "phase", "createdAt", "attempts"],
+    },
+    "SeldonMessage": {
+        "type": "object",
+        "properties": {
+            "data": {
+                "type": "object",
+                "properties": {
+                    "names": {"type": "array", "items": _STRING},
+                    "ndarray": {"type": "array"},
+                    "tensor": {
+                        "type": "object",
+                        "properties": {
+                            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                            "values": {"type": "array", "items": {"type": "number"}},
+                        },
+                        "required": ["shape", "values"],
+                    },
+                },
+            },
+            "jsonData": {},
+            "strData": _STRING,
+            "binData": {"type": "string", "contentEncoding": "base64"},
+            "meta": {
+                "type": "object",
+                "properties": {
+                    "puid": _STRING,
+                    "tags": _ANY_OBJECT,
+                    "metrics": {"type": "array", "items": _ANY_OBJECT},
+                },
+            },
+        },
+        "anyOf": [{"required": [key]} for key in ("data", "jsonData", "strData", "binData")],
+    },
+    "SeldonError": {
+        "type": "object",
+        "properties": {
+            "status": {
+                "type": "object",
+                "properties": {
+                    "status": {"type": "integer"},
+                    "info": _STRING,
+                    "code": {"type": "integer"},
+                    "reason": {"enum": ["MICROSERVICE_BAD_DATA", "MICROSERVICE_INTERNAL_ERROR"]},
+                },
+                "required": ["status", "info", "code", "reason"],
+            }
+        },
+        "required": ["status"],
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": _REQUEST_ID,
+        "content": {_JSON: {"schema": schema}},
+    }
+
+
+def _errors(codes: tuple[int, ...], schema: str = "ErrorEnvelope") -> dict[str, Any]:
+    return {str(code): _json(_ref(schema), _ERROR_CODES[code]) for code in codes}
+
+
+def envelope(key: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
+    """A request body ``{key: schema}`` (other top-level keys are ignored)."""
+    return {
+        "type": "object",
+        "title": f"{key}: {what}",
+        "properties": {key: schema},
+        "required": [key],
+        "not": {"required": ["parameters" if key == "data" else "data"]},
+    }
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return [{"name": n, "in": "path", "required": True, "schema": _SEGMENT} for n in names]
+
+
+def _operation(
+    path: str, summary: str, responses: dict[str, Any], security: list[Any], body: Any = None
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": (summary.split(":")[0] + path)
+        .replace("/", "_")
+        .replace("{", "")
+        .replace("}", ""),
+        "summary": summary,
+        "parameters": _path_parameters(path),
+        "responses": responses,
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {_JSON: {"schema": body}}}
+    if security:
+        operation["security"] = security
+    return operation
+
+
+def prediction(path: str, request: dict[str, Any], security: list[Any]) -> dict[str, Any]:
+    """``POST`` a prediction: the data and parameters forms; every answer it can give."""
+    codes = (400, *((401,) if security else ()), 404, 413, 415, 422, 431, 500, 503, 504)
+    responses = {"200": _json(_ref("PredictionResponse"), "the model's result"), **_errors(codes)}
+    return _operation(path, "predict: synchronous prediction", responses, security, request)
+
+
+def async_paths(request: dict[str, Any], security: list[Any]) -> dict[str, Any]:
+    """Domino's asynchronous API and its short aliases."""
+    auth = (401,) if security else ()
+    submitted = {
+        "200": _json(_ref("AsyncSubmitted"), "queued"),
+        **_errors((400, *auth, 404, 413, 415, 422, 431, 503)),
+    }
+    status = {"200": _json(_ref("AsyncStatus"), "the job"), **_errors((*auth, 404, 431, 503))}
+    found: dict[str, Any] = {}
+    for submit, poll in (
+        ("/api/modelApis/async/v1/{model_id}", "/api/modelApis/async/v1/{model_id}/{job_id}"),
+        ("/async", "/async/{job_id}"),
+    ):
+        found[submit] = {
+            "post": _operation(submit, "submit: queue a prediction", submitted, security, request)
+        }
+        found[poll] = {
+            "get": _operation(poll, "poll: an asynchronous prediction", status, security)
+        }
+    return found
+
+
+def seldon_get_predict(security: list[Any]) -> dict[str, Any]:
+    """``GET /predict?json=<SeldonMessage>``, as Seldon's wrapper takes it too."""
+    operation = seldon_operation("predict", "/predict", security)
+    del operation["requestBody"]
+    operation["operationId"] += "_get"
+    operation["parameters"] = [
+        {
+            "name": "json",
+            "in": "query",
+            "required": True,
+            "description": "a SeldonMessage as JSON",
+            "content": {_JSON: {"schema": _ref("SeldonMessage")}},
+        }
+    ]
+    return operation
+
+
+def seldon_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any]:
+    """A Seldon v1 prediction or feedback route (SeldonMessage in and out)."""
+    body = (
+        _ref("SeldonMessage")
+        if kind == "predict"
+        else {
+            "type": "object",
+            "properties": {
+                "request": _ref("SeldonMessage"),
+                "response": _ref("SeldonMessage"),
+                "reward": {"type": "number"},
+                "truth": _ref("SeldonMessage"),
+            },
+            "additionalProperties": False,
+        }
+    )
+    codes = (400, *((401,) if security else ()), 404, 413, 431, 500, 503, 504)
+    responses = {
+        "200": _json(_ref("SeldonMessage"), "a SeldonMessage"),
+        **_errors(codes, "SeldonError"),
+    }
+    return _operation(path, f"seldon-{kind}: Seldon Core v1", responses, security, body)
+
+
+def plain_paths(metrics: bool) -> dict[str, Any]:
+    """The probes, metadata and pages (no token needed)."""
+    text = {"description": "text", "content": {"text/plain": {"schema": _STRING}}}
+    alive = _json({"type": "object", "properties": {"status": {"const": "alive"}}}, "alive")
+    ready = {"200": _json(_ANY_OBJECT, "ready: the model and its runtime"), **_errors((503,))}
+    seldon_status = {
+        "200": _json(_ref("SeldonMessage"), "health"),
+        **_errors((500, 503), "SeldonError"),
+    }
+    metadata = {"200": _json(_ANY_OBJECT, "Seldon metadata"), **_errors((500, 503), "SeldonError")}
+    html = {"description": "a page", "content": {"text/html": {"schema": _STRING}}}
+    found: dict[str, Any] = {}
+    for path, summary, responses in (
+        ("/healthz", "live: the process answers", {"200": alive}),
+        ("/v2/health/live", "live: the process answers", {"200": alive}),
+        ("/readyz", "ready: the model is loaded", ready),
+        ("/v2/health/ready", "ready: the model is loaded", ready),
+        ("/health/ping", "seldon-ping: pong", {"200": text}),
+        ("/health/status", "seldon-status: health", seldon_status),
+        ("/api/v1.0/health/status", "seldon-status: health", seldon_status),
+        ("/metadata", "seldon-metadata: the model", metadata),
+        ("/api/v1.0/metadata", "seldon-metadata: the model", metadata),
+        (
+            "/seldon.json",
+            "seldon-openapi: Seldon's description",
+            {"200": _json(_ANY_OBJECT, "OpenAPI")},
+        ),
+        ("/openapi.json", "openapi: this document", {"200": _json(_ANY_OBJECT, "OpenAPI 3.1")}),
+        ("/", "tester: the tester page", {"200": html, "503": html}),
+        *((("/metrics", "metrics: Prometheus", {"200": text}),) if metrics else ()),
+    ):
+        found[path] = {"get": _operation(path, summary, responses, [])}
+    return found
