@@ -103,11 +103,11 @@ SCHEMAS: dict[str, Any] = {
             "strData": _STRING,
             "binData": {"type": "string", "contentEncoding": "base64"},
             "meta": {
-                "type": "object",
-                "properties": {
-                    "puid": _STRING,
-                    "tags": _ANY_OBJECT,
-                    "metrics": {"type": "array", "items": _ANY_OBJECT},
+                "type": ["object", "null"],
+                "properties": {  # null is taken as absent
+                    "puid": {"type": ["string", "null"]},
+                    "tags": {"type": ["object", "null"]},
+                    "metrics": {"type": ["array", "null"], "items": _ANY_OBJECT},
                 },
             },
         },
@@ -229,6 +229,12 @@ def seldon_get_predict(security: list[Any]) -> dict[str, Any]:
     return operation
 
 
+def _optional_message() -> dict[str, Any]:
+    """A feedback part: a SeldonMessage that needs no payload (``{}`` and null are taken
+    as absent; a ``response`` may carry only ``meta``)."""
+    return {"type": ["object", "null"], "properties": SCHEMAS["SeldonMessage"]["properties"]}
+
+
 def seldon_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any]:
     """A Seldon v1 prediction or feedback route (SeldonMessage in and out)."""
     body = (
@@ -237,10 +243,10 @@ def seldon_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any
         else {
             "type": "object",
             "properties": {
-                "request": _ref("SeldonMessage"),
-                "response": _ref("SeldonMessage"),
+                "request": _optional_message(),
+                "response": _optional_message(),
                 "reward": {"type": "number"},
-                "truth": _ref("SeldonMessage"),
+                "truth": _optional_message(),
             },
             "additionalProperties": False,
         }

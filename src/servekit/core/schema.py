@@ -122,6 +122,11 @@ class SchemaBuilder:
             names = list(hints)
             required = sorted(getattr(cls, "__required_keys__", names))
         properties = {n: self.of(hints.get(n, Any)) for n in names}
+        if dataclasses.is_dataclass(cls):
+            for f in dataclasses.fields(cls):
+                known = f.name in properties and f.default is not dataclasses.MISSING
+                if known and _jsonable(f.default):
+                    properties[f.name] = {**properties[f.name], "default": _plain(f.default)}
         return {
             "type": "object",
             "properties": properties,
@@ -168,7 +173,7 @@ def signature_schema(
         if param.kind is ParamKind.VAR_KEYWORD:
             open_ended = True
             continue
-        if param.kind in (ParamKind.POSITIONAL_ONLY, ParamKind.VAR_POSITIONAL):
+        if param.kind is ParamKind.VAR_POSITIONAL:  # positional-only names bind in data too
             continue
         schema = chosen.of(param.annotation)
         if descriptions and param.name in descriptions:
@@ -190,7 +195,14 @@ def signature_schema(
 
 
 def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
+    """``value`` as JSON would hold it (enums by value, tuples as lists)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _jsonable(value: Any) -> bool:

@@ -27,6 +27,7 @@ __all__ = [
     "SeldonInput",
     "as_array",
     "as_lists",
+    "check_meta",
     "decode",
     "model_input",
     "respond",
@@ -56,8 +57,13 @@ def decode(document: Any) -> SeldonInput:
         raise errors.BadRequest(f"a SeldonMessage is a JSON object, got {describe(document)}")
     meta = document.get("meta")
     if meta is not None:
-        _check_meta(meta)
-    if "data" in document:
+        check_meta(meta)
+    for name, kind, what in (("data", dict, "an object"), ("strData", str, "a string")):
+        if name in document and type(document[name]) is not kind:
+            raise errors.BadRequest(f'"{name}" must be {what}, got {describe(document[name])}')
+    if "binData" in document and type(document["binData"]) is not str:
+        raise errors.BadRequest('"binData" must be base64 text')
+    if "data" in document:  # the first payload present is the one used, as in Seldon
         return _data(document["data"], meta)
     if "jsonData" in document:
         return SeldonInput("json", document["jsonData"], meta=meta)
@@ -81,7 +87,8 @@ def decode(document: Any) -> SeldonInput:
     )
 
 
-def _check_meta(meta: Any) -> None:
+def check_meta(meta: Any) -> None:
+    """BadRequest unless ``meta`` is an object with well-typed puid, tags, metrics."""
     if type(meta) is not dict:
         raise errors.BadRequest(f'"meta" must be an object, got {describe(meta)}')
     for name, kind, what in (("tags", dict, "an object"), ("metrics", list, "an array")):
@@ -106,24 +113,31 @@ def _data(data: Any, meta: dict[str, Any] | None) -> SeldonInput:
     names = data.get("names", [])
     if type(names) is not list or not all(type(n) is str for n in names):
         raise errors.BadRequest('"data.names" must be an array of strings')
-    if "ndarray" in data:
+    tensor = _tensor(data["tensor"]) if "tensor" in data else None  # checked even if unused
+    if "ndarray" in data:  # ndarray first, as in Seldon
         if type(data["ndarray"]) is not list:
             raise errors.BadRequest('"data.ndarray" must be an array')
         return SeldonInput("ndarray", data["ndarray"], names, meta)
-    if "tensor" in data:
-        tensor = data["tensor"]
-        shape = tensor.get("shape") if type(tensor) is dict else None
-        values = tensor.get("values") if type(tensor) is dict else None
-        if type(shape) is not list or type(values) is not list:
-            raise errors.BadRequest('"data.tensor" must have "shape" and "values" arrays')
-        if not all(type(n) is int and n >= 0 for n in shape) or math.prod(shape) != len(values):
-            raise errors.BadRequest(
-                f"data.tensor: shape {shape} does not hold the {len(values)} values sent"
-            )
-        return SeldonInput("tensor", (shape, values), names, meta)
+    if tensor is not None:
+        return SeldonInput("tensor", tensor, names, meta)
     if "tftensor" in data:
         raise errors.BadRequest("data.tftensor is not supported: send ndarray or tensor")
     return SeldonInput("ndarray", [], names, meta)
+
+
+def _tensor(tensor: Any) -> tuple[list[int], list[Any]]:
+    """``(shape, values)`` of a well-formed ``data.tensor``; BadRequest otherwise."""
+    shape = tensor.get("shape") if type(tensor) is dict else None
+    values = tensor.get("values") if type(tensor) is dict else None
+    if type(shape) is not list or type(values) is not list:
+        raise errors.BadRequest('"data.tensor" must have "shape" and "values" arrays')
+    if not all(type(v) in (int, float) for v in values):
+        raise errors.BadRequest('"data.tensor.values" must be numbers')
+    if not all(type(n) is int and n >= 0 for n in shape) or math.prod(shape) != len(values):
+        raise errors.BadRequest(
+            f"data.tensor: shape {shape} does not hold the {len(values)} values sent"
+        )
+    return shape, values
 
 
 def as_array(value: SeldonInput) -> np.ndarray[Any, Any]:

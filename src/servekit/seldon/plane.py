@@ -26,7 +26,14 @@ from servekit import errors
 from servekit.core.binding import BoundCall, Call
 from servekit.core.dataplane import DataPlane
 from servekit.seldon.hooks import SeldonHooks, is_metric
-from servekit.seldon.message import SeldonInput, as_lists, decode, model_input, respond
+from servekit.seldon.message import (
+    SeldonInput,
+    as_lists,
+    check_meta,
+    decode,
+    model_input,
+    respond,
+)
 
 __all__ = ["SeldonAnswer", "SeldonPlane"]
 
@@ -79,14 +86,12 @@ class SeldonPlane:
             raise errors.BadRequest(
                 "a feedback message is an object with request, response, reward and truth"
             )
-        request = decode(document.get("request") or {"data": {}})
-        truth = decode(document["truth"]) if document.get("truth") else None
-        response = document.get("response") or {}
-        if type(response) is not dict:
-            raise errors.BadRequest('"response" must be a SeldonMessage (an object)')
-        meta = decode(response).meta if _has_payload(response) else response.get("meta")
-        if meta is not None and type(meta) is not dict:
-            raise errors.BadRequest('"response.meta" must be an object')
+        given, response, truth_given = (
+            _part(document, k) for k in ("request", "response", "truth")
+        )
+        request = decode(given) if given and _has_payload(given) else SeldonInput("ndarray", [])
+        truth = decode(truth_given) if truth_given and _has_payload(truth_given) else None
+        meta = decode(response).meta if _has_payload(response) else (response or {}).get("meta")
         reward = document.get("reward", 0.0)
         if not isinstance(reward, (int, float)) or isinstance(reward, bool):
             raise errors.BadRequest('"reward" must be a number')
@@ -176,6 +181,16 @@ class SeldonPlane:
         """Run one of the user's hooks as the data plane runs predict (errors logged,
         answered as MODEL_ERROR)."""
         return self.plane.call(BoundCall((), {}), request_id, method)
+
+
+def _part(document: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """A feedback's ``request``, ``response`` or ``truth``: an object, or None."""
+    value = document.get(name)
+    if value is not None and type(value) is not dict:
+        raise errors.BadRequest(f'"{name}" must be a SeldonMessage (an object)')
+    if value is not None and value.get("meta") is not None:
+        check_meta(value["meta"])
+    return value
 
 
 def _has_payload(message: Any) -> bool:
