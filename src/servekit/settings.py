@@ -10,6 +10,7 @@ environment variables (:meth:`Settings.to_env`).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -200,6 +201,13 @@ class Settings:
         '`[{"name", "value", "type": INT|FLOAT|DOUBLE|STRING|BOOL}]`; read from '
         "`PREDICTIVE_UNIT_PARAMETERS` (what Seldon Core sets) when unset.",
     )
+    example_request: str = _setting(
+        "",
+        'A JSON file with an example request body (`{"data": {...}}` or '
+        '`{"parameters": ...}`), shown prefilled on the tester page at `/` instead of the '
+        "example servekit makes from the signature. A relative path is relative to the "
+        "directory servekit is started in; a missing or invalid file stops start-up.",
+    )
     dev: bool = _setting(
         False,
         "Run Flask's development server with code reloading instead of uWSGI "
@@ -240,6 +248,8 @@ class Settings:
                 raise ConfigError(
                     f"{env_name(name)} must be {expected}, got {getattr(self, name)!r}"
                 )
+        if self.example_request:
+            object.__setattr__(self, "example_request", _example_file(self.example_request))
 
     def _amqp_checks(self) -> list[tuple[bool, str, str]]:
         """With an AMQP URL: both queues named (AMQP allows 255 bytes), and different."""
@@ -329,6 +339,29 @@ class Settings:
 def env_name(name: str) -> str:
     """The environment variable of setting ``name``: ``SERVEKIT_`` + upper case."""
     return ENV_PREFIX + name.upper()
+
+
+def _example_file(path: str) -> str:
+    """The absolute path of an example request file, once it is known to hold one."""
+    name = env_name("example_request")
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = json.load(f, parse_constant=_not_json)
+    except OSError as exc:
+        raise ConfigError(f"{name} {path!r} cannot be read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ConfigError(f"{name} {path!r} is not a JSON file: {exc}") from None
+    if not isinstance(document, dict) or not {"data", "parameters"} & document.keys():
+        got = "an object without them" if isinstance(document, dict) else "another JSON value"
+        raise ConfigError(
+            f'{name} {path!r} must hold a request body, a JSON object with "data" or '
+            f'"parameters"; it holds {got}'
+        )
+    return os.path.abspath(path)
+
+
+def _not_json(word: str) -> Any:
+    raise ValueError(f"{word} is not JSON")
 
 
 def _type_of(f: dataclasses.Field[Any]) -> type:
