@@ -90,7 +90,15 @@ if (!isTRUE(loaded)) {
 }
 
 formals_info <- lapply(names(formals(fn)), function(n) {
-  list(name = n, has_default = !identical(formals(fn)[[n]], quote(expr = )))
+  info <- list(name = n, has_default = !identical(formals(fn)[[n]], quote(expr = )))
+  if (info$has_default) {
+    d <- formals(fn)[[n]]
+    # A constant default (0.5, "a", TRUE) is reported: it types the argument for servekit.
+    if ((is.numeric(d) || is.character(d) || is.logical(d)) && length(d) == 1 && !is.na(d)) {
+      info$default <- d
+    }
+  }
+  info
 })
 reply(encode(list(ready = TRUE, formals = formals_info)))
 

@@ -41,15 +41,15 @@ def _request_schemas(signature: Signature, builder: SchemaBuilder, docs: dict[st
         for p in signature.params
         if p.kind in (ParamKind.POSITIONAL_ONLY, ParamKind.POSITIONAL_OR_KEYWORD)
     ]
-    varargs = any(p.kind is ParamKind.VAR_POSITIONAL for p in signature.params)
+    varargs = next((p for p in signature.params if p.kind is ParamKind.VAR_POSITIONAL), None)
     items = [builder.of(p.annotation) for p in positional]
     array: dict[str, Any] = {
         "type": "array",
         "prefixItems": items,
-        "items": {} if varargs else False,
+        "items": builder.of(varargs.annotation) if varargs is not None else False,
     }
     array["minItems"] = sum(1 for p in positional if p.required)
-    if not varargs:
+    if varargs is None:
         array["maxItems"] = len(items)
     keyword_only_required = [
         p.name for p in signature.params if p.kind is ParamKind.KEYWORD_ONLY and p.required

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from tests.conftest import http, write_project
+from tests import onnx_models
+from tests.conftest import EXAMPLES, http, post_json, write_project
 
 pytestmark = pytest.mark.integration
 
@@ -101,10 +102,23 @@ def test_the_document_is_valid_openapi_3_1(server) -> None:
     assert set(document["components"]["securitySchemes"]) == {"bearer", "basic"}
 
 
+# A body over the async limit is refused with 413 before it is read: a right answer to
+# schema-violating data too, which schemathesis does not count among rejections by default.
+CONFIG = """
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422",
+                     "428", "429", "5xx"]
+"""
+
+
 def test_a_schema_driven_fuzzer_finds_nothing(server, tmp_path: Path) -> None:
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG, encoding="utf-8")
     done = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),
+            "--config-file",
+            str(config),
             "run",
             f"{server.url}/openapi.json",
             "--checks",
@@ -136,3 +150,26 @@ def test_a_schema_driven_fuzzer_finds_nothing(server, tmp_path: Path) -> None:
     assert selected is not None, report
     assert tested is not None, report
     assert selected.group(1) == selected.group(2) == tested.group(1), "every operation ran"
+
+
+def test_onnx_inputs_and_r_formals_are_described(serve, tmp_path: Path) -> None:
+    model = onnx_models.adder(tmp_path / "adder.onnx")
+    onnx_server = serve(str(model), "--processes", "1")
+    data = http("GET", f"{onnx_server.url}/openapi.json").body["components"]["schemas"]["Data"]
+    validate(http("GET", f"{onnx_server.url}/openapi.json").body)
+    a = data["properties"]["a"]
+    assert a["minItems"] == 1, "a dynamic dimension needs one row at least"
+    assert a["items"]["minItems"] == a["items"]["maxItems"] == 3
+    leaf = a["items"]["items"]
+    assert leaf["type"] == "number"
+    assert leaf["maximum"] == pytest.approx(3.4028234663852886e38)
+    assert data["required"] == ["a", "b"]
+    r_server = serve(str(EXAMPLES / "r_score" / "model.R") + ":predict", "--processes", "1")
+    r_data = http("GET", f"{r_server.url}/openapi.json").body["components"]["schemas"]["Data"]
+    assert r_data["properties"]["threshold"] == {"type": "number", "default": 0.5}
+    assert r_data["required"] == ["tenure_months", "monthly_spend"]
+    refused = post_json(
+        f"{r_server.url}/model",
+        {"data": {"tenure_months": 3, "monthly_spend": 9, "threshold": "x"}},
+    )
+    assert refused.status == 422, "an R default's type is enforced"

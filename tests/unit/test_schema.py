@@ -116,10 +116,11 @@ def test_valid_under_the_schema_is_valid_for_the_binder(age: int, name: str) -> 
 
 def test_tensors_numpy_and_unknown_types() -> None:
     builder = SchemaBuilder()
-    tensor = builder.of(TensorSpec(np.dtype("float32"), (None, 3)))
+    tensor = builder.of(TensorSpec(np.dtype("uint8"), (None, 3)))
+    assert tensor["minItems"] == 1
     assert tensor["items"] == {
         "type": "array",
-        "items": {"type": "number"},
+        "items": {"type": "integer", "minimum": 0, "maximum": 255},
         "minItems": 3,
         "maxItems": 3,
     }

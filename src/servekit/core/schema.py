@@ -60,7 +60,7 @@ class SchemaBuilder:
         if origin in _UNIONS:
             return {"anyOf": [self.of(a) for a in args]}
         if origin is typing.Literal:
-            return {"enum": list(args)}
+            return {"enum": [a for a in args if _jsonable(a)]}
         if origin in (list, Sequence, set, frozenset) or ann in (list, set, frozenset):
             return {"type": "array", "items": self.of(args[0]) if args else {}}
         if origin is tuple or ann is tuple:
@@ -100,7 +100,7 @@ class SchemaBuilder:
         if name in self.definitions:
             return {"$ref": self.prefix + name}
         if issubclass(cls, enum.Enum):
-            self.definitions[name] = {"enum": [m.value for m in cls]}
+            self.definitions[name] = {"enum": [m.value for m in cls if _jsonable(m.value)]}
         elif dataclasses.is_dataclass(cls) or typing.is_typeddict(cls):
             self.definitions[name] = {}  # a placeholder first: recursive types refer to it
             self.definitions[name] = self._record(cls)
@@ -135,24 +135,30 @@ class SchemaBuilder:
         }
 
 
+def _leaf(dtype: np.dtype[Any]) -> dict[str, Any]:
+    """One tensor element: its JSON type, and the range the dtype holds."""
+    kind = dtype.kind
+    if kind == "b":
+        return {"type": "boolean"}
+    if kind in "iu":
+        info = np.iinfo(dtype)
+        return {"type": "integer", "minimum": int(info.min), "maximum": int(info.max)}
+    if kind == "f":
+        largest = float(np.finfo(dtype).max)
+        return {"type": "number", "minimum": -largest, "maximum": largest}
+    return {"type": "string"} if kind in "USO" else {"type": "number"}
+
+
 def _tensor(spec: TensorSpec) -> dict[str, Any]:
-    kind = spec.dtype.kind
-    leaf: dict[str, Any] = (
-        {"type": "boolean"}
-        if kind == "b"
-        else {"type": "integer"}
-        if kind in "iu"
-        else {"type": "string"}
-        if kind in "USO"
-        else {"type": "number"}
-    )
-    schema = leaf
+    schema = _leaf(spec.dtype)
     if spec.shape is None:  # even the rank is unknown
         return {"type": "array", "description": f"tensor {spec.describe()}"}
     for size in reversed(spec.shape):
         schema = {"type": "array", "items": schema}
         if isinstance(size, int) and size >= 0:
             schema.update(minItems=size, maxItems=size)
+        else:  # a dynamic dimension: at least one (an empty one has no shape to check)
+            schema["minItems"] = 1
     return {**schema, "description": f"tensor {spec.describe()}"}
 
 
@@ -168,10 +174,10 @@ def signature_schema(
     chosen = builder or SchemaBuilder()
     properties: dict[str, Any] = {}
     required: list[str] = []
-    open_ended = False
+    open_ended: bool | dict[str, Any] = False
     for param in signature.params:
-        if param.kind is ParamKind.VAR_KEYWORD:
-            open_ended = True
+        if param.kind is ParamKind.VAR_KEYWORD:  # other names, of its type
+            open_ended = chosen.of(param.annotation) or True
             continue
         if param.kind is ParamKind.VAR_POSITIONAL:  # positional-only names bind in data too
             continue

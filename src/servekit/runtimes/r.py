@@ -43,6 +43,30 @@ _INSTALL = "install R with `apt-get install r-base-core r-cran-jsonlite`"
 _START_SECONDS = 60.0
 
 
+class _RDefault:
+    """An R default servekit does not know the value of (an expression): the argument is
+    optional, and R computes it; it is never sent or shown."""
+
+    def __repr__(self) -> str:
+        return "<R default>"
+
+
+R_DEFAULT: Any = _RDefault()
+
+
+def _param(formal: dict[str, Any]) -> Param:
+    """A formal as a parameter: a constant default gives its value and type (a number
+    is a ``float``, which takes integers too), any other default is :data:`R_DEFAULT`."""
+    name = formal["name"]
+    if not formal["has_default"]:
+        return Param(name, ParamKind.POSITIONAL_OR_KEYWORD)
+    if "default" not in formal:
+        return Param(name, ParamKind.POSITIONAL_OR_KEYWORD, EMPTY, R_DEFAULT)
+    value = formal["default"]
+    kind = bool if isinstance(value, bool) else float if isinstance(value, (int, float)) else str
+    return Param(name, ParamKind.POSITIONAL_OR_KEYWORD, kind, value)
+
+
 class RRuntime:
     """Serves an R function through one persistent Rscript worker."""
 
@@ -97,14 +121,7 @@ class RRuntime:
             if formal["name"] == "...":
                 params.append(Param("dots", ParamKind.VAR_KEYWORD))
             else:
-                params.append(
-                    Param(
-                        formal["name"],
-                        ParamKind.POSITIONAL_OR_KEYWORD,
-                        EMPTY,
-                        None if formal["has_default"] else EMPTY,
-                    )
-                )
+                params.append(_param(formal))
         return Signature(tuple(params))
 
     def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
