@@ -121,3 +121,12 @@ def test_sequence_of_map_outputs_become_lists_of_objects(tmp_path: Path) -> None
     first, second = out["probabilities"]
     assert first == {"0": 0.5, "1": 0.5}
     assert second["0"] == pytest.approx(0.952574, abs=1e-6)
+
+
+def test_inputs_that_disagree_on_a_named_dimension_are_422(tmp_path: Path) -> None:
+    plane = load_dataplane(Settings(target=str(adder(tmp_path / "adder.onnx"))))
+    body = {"data": {"a": [[1, 2, 3], [4, 5, 6]], "b": [[1, 2, 3]]}}
+    with pytest.raises(InvalidArguments) as caught:
+        plane.predict(orjson.dumps(body), "r")
+    assert caught.value.details[0]["path"] == "b"
+    assert "dimension batch (axis 0) of 2, as in a" in caught.value.message

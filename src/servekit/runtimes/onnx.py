@@ -28,7 +28,7 @@ import numpy as np
 
 from servekit.core.signature import Param, ParamKind, Signature
 from servekit.core.tensors import TensorSpec
-from servekit.errors import LoadError
+from servekit.errors import InvalidArguments, LoadError, Problem
 from servekit.runtimes.target import Target
 from servekit.settings import Settings, usable_cores
 
@@ -163,6 +163,7 @@ class OnnxRuntime:
             value = feeds.get(item.name)
             if item.type == "tensor(string)" and isinstance(value, np.ndarray):
                 feeds[item.name] = value.astype(object)
+        _check_named_dimensions(self._inputs, feeds)
         values = self._session.run(None, feeds)
         return dict(zip(self._outputs, values, strict=True))
 
@@ -179,3 +180,29 @@ class OnnxRuntime:
     def close(self) -> None:
         """Drop the session."""
         self._session = None
+
+
+def _check_named_dimensions(inputs: list[Any], feeds: dict[str, Any]) -> None:
+    """InvalidArguments when inputs disagree on a dimension they share by name (two
+    inputs of ``float32[batch, 3]`` with 2 and 3 rows), which the graph would refuse."""
+    seen: dict[str, tuple[str, int]] = {}
+    problems: list[Problem] = []
+    for item in inputs:
+        value = feeds.get(item.name)
+        shape = getattr(value, "shape", None)
+        if shape is None or not item.shape or len(item.shape) != len(shape):
+            continue
+        for axis, (dim, size) in enumerate(zip(item.shape, shape, strict=True)):
+            if not isinstance(dim, str):
+                continue
+            first = seen.setdefault(dim, (item.name, int(size)))
+            if first[1] != size:
+                problems.append(
+                    Problem(
+                        item.name,
+                        f"dimension {dim} (axis {axis}) of {first[1]}, as in {first[0]}",
+                        f"{size}",
+                    )
+                )
+    if problems:
+        raise InvalidArguments(problems)
