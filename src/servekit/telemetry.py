@@ -12,8 +12,11 @@ Labels are bounded: route templates, status codes and error codes only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import struct
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,6 +59,7 @@ LATENCY_BUCKETS = (
     60.0,
 )
 SIZE_BUCKETS = (100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8)
+_READ_ATTEMPTS = 4
 _LIVE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
 
 
@@ -170,7 +174,16 @@ def exposition(*registries: CollectorRegistry, live: Sequence[Collector] = ()) -
         return b"".join(generate_latest(r) for r in (*registries, current))
     _forget_dead_workers(path)
     multiprocess.MultiProcessCollector(current, path=path)  # type: ignore[no-untyped-call]
-    return generate_latest(current)
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            return generate_latest(current)
+        except (ValueError, UnicodeDecodeError, struct.error, OSError):
+            # A worker growing its file while we read it (prometheus_client's files are
+            # written without a lock): read again; such a window lasts microseconds.
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _forget_dead_workers(path: str) -> None:
@@ -181,4 +194,5 @@ def _forget_dead_workers(path: str) -> None:
             continue
         pid = int(match.group(1))
         if not alive(pid):
-            multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+            with contextlib.suppress(FileNotFoundError):  # another scrape removed it first
+                multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
