@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openapi_spec_validator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -186,7 +187,9 @@ def test_health_metadata_feedback_and_openapi(seldon: Any) -> None:
         "/send-feedback", json={"request": {"data": {"ndarray": [1]}}, "truth": {"jsonData": 1}}
     )
     assert truth.status_code == 200
-    assert "/api/v1.0/predictions" in seldon.get("/seldon.json").get_json()["paths"]
+    described = seldon.get("/seldon.json").get_json()
+    assert "/api/v1.0/predictions" in described["paths"]
+    openapi_spec_validator.validate(described)
 
 
 def test_a_servekit_function_gets_arrays_and_json_data(function: Any) -> None:

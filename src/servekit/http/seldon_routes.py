@@ -20,6 +20,7 @@ import orjson
 from flask import Flask, Response, g, request
 
 from servekit import errors
+from servekit.openapi_parts import SCHEMAS
 from servekit.seldon.message import seldon_error
 from servekit.seldon.plane import SeldonAnswer, SeldonPlane
 from servekit.seldon_metrics import UserMetrics
@@ -124,42 +125,21 @@ def register(
 
 _MESSAGE_REF = {"$ref": "#/components/schemas/SeldonMessage"}
 _OPENAPI: dict[str, Any] = {
-    "openapi": "3.0.0",
+    "openapi": "3.1.0",
     "info": {"title": "Seldon Core v1 prediction API (servekit)", "version": "1.0"},
     "paths": {
         path: {
             "post": {
                 "requestBody": {"content": {_JSON: {"schema": _MESSAGE_REF}}},
-                "responses": {"200": {"content": {_JSON: {"schema": _MESSAGE_REF}}}},
+                "responses": {
+                    "200": {
+                        "description": "a SeldonMessage",
+                        "content": {_JSON: {"schema": _MESSAGE_REF}},
+                    }
+                },
             }
         }
         for path in PREDICT
     },
-    "components": {
-        "schemas": {
-            "SeldonMessage": {
-                "type": "object",
-                "properties": {
-                    "data": {
-                        "type": "object",
-                        "properties": {
-                            "names": {"type": "array", "items": {"type": "string"}},
-                            "ndarray": {"type": "array"},
-                            "tensor": {
-                                "type": "object",
-                                "properties": {
-                                    "shape": {"type": "array", "items": {"type": "integer"}},
-                                    "values": {"type": "array", "items": {"type": "number"}},
-                                },
-                            },
-                        },
-                    },
-                    "jsonData": {},
-                    "strData": {"type": "string"},
-                    "binData": {"type": "string", "format": "byte"},
-                    "meta": {"type": "object"},
-                },
-            }
-        }
-    },
+    "components": {"schemas": {"SeldonMessage": SCHEMAS["SeldonMessage"]}},
 }
