@@ -21,29 +21,15 @@ import orjson
 import pika
 import pytest
 
+from tests import counting_model
 from tests.conftest import free_port, run_cli, write_project
+from tests.counting_model import calls
 from tests.rabbitmq import Broker, listeners, rabbitmq_fixture, rabbitmq_url_fixture
 
 pytestmark = pytest.mark.integration
 __all__ = ["rabbitmq_fixture", "rabbitmq_url_fixture"]  # the fixtures this module uses
 
-FUNCTION = """
-    import os
-    import time
-    from pathlib import Path
-
-    HERE = Path(__file__).parent
-
-    def predict(x: int, pause: float = 0.0, size: int = 0):
-        with (HERE / "started.txt").open("a") as f:
-            f.write(f"{os.getpid()} {x}\\n")
-        if x == 13:
-            raise ValueError("thirteen is unlucky")
-        time.sleep(pause)
-        with (HERE / "calls.txt").open("a") as f:
-            f.write(f"{x}\\n")
-        return {"double": 2 * x, "pad": "x" * size}
-"""
+FUNCTION = counting_model.SOURCE
 
 SELDON_CLASS = """
     class Scaler:
@@ -196,11 +182,6 @@ def started_pids(project: Path, count: int, timeout: float = 20.0) -> list[int]:
             return [int(line.split()[0]) for line in lines]
         assert time.monotonic() < deadline, f"{len(lines)} calls started, not {count}"
         time.sleep(0.05)
-
-
-def calls(project: Path) -> list[int]:
-    path = project / "calls.txt"
-    return sorted(int(x) for x in path.read_text().split()) if path.exists() else []
 
 
 def test_the_broker_listens_on_loopback_only(rabbitmq: Broker) -> None:

@@ -15,29 +15,15 @@ from typing import Any
 
 import pytest
 
+from tests import counting_model
 from tests.clients import domino_async
 from tests.conftest import Server, free_port, http, post_json, run_cli, write_project
+from tests.counting_model import calls
 from tests.metrics_parsing import value
 
 pytestmark = pytest.mark.integration
 
-MODEL = """
-    import os
-    import time
-    from pathlib import Path
-
-    HERE = Path(__file__).parent
-
-    def predict(x: int, pause: float = 0.0, size: int = 0):
-        with (HERE / "started.txt").open("a") as f:
-            f.write(f"{os.getpid()} {x}\\n")
-        if x == 13:
-            raise ValueError("thirteen is unlucky")
-        time.sleep(pause)
-        with (HERE / "calls.txt").open("a") as f:
-            f.write(f"{x}\\n")
-        return {"double": 2 * x, "pad": "x" * size}
-"""
+MODEL = counting_model.SOURCE
 
 
 @pytest.fixture
@@ -73,11 +59,6 @@ def first_starter(project: Path, timeout: float = 15.0) -> int:
             return int(lines[0].split()[0])
         assert time.monotonic() < deadline, "no job started"
         time.sleep(0.05)
-
-
-def calls(project: Path) -> list[int]:
-    path = project / "calls.txt"
-    return sorted(int(x) for x in path.read_text().split()) if path.exists() else []
 
 
 def async_server(serve: Any, project: Path, *extra: str, **kwargs: Any) -> Server:
