@@ -157,3 +157,18 @@ def test_startup_errors_carry_rs_message(tmp_path: Path) -> None:
         load_dataplane(Settings(target=f"{tmp_path}/broken.R:predict"))
     with pytest.raises(LoadError, match=r"R says: .*predict"):
         load_dataplane(Settings(target=f"{tmp_path}/ok.R:predict"))
+
+
+def test_an_rscript_that_is_not_the_harness_is_a_clear_load_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As when the harness file is missing from an installation: R prints its fatal error
+    # on stdout, where servekit expects the harness's JSON hello.
+    fake = tmp_path / "bin" / "Rscript"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho \"Fatal error: cannot open file 'worker.R'\"\nexit 2\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    write_project(tmp_path, {"model.R": "predict <- function(x) x\n"})
+    with pytest.raises(LoadError, match=r"did not start: .*Fatal error: cannot open file"):
+        load_dataplane(Settings(target=f"{tmp_path}/model.R:predict"))

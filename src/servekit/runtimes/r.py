@@ -105,6 +105,7 @@ class RRuntime:
         try:
             hello = self._read_line(_START_SECONDS)
         except (Timeout, ModelError) as exc:
+            self._stop()
             raise LoadError(
                 f"cannot load {self.target.spec!r}: the R worker did not start: {exc.message}"
             ) from None
@@ -178,7 +179,14 @@ class RRuntime:
                 )
             chunks.append(chunk)
             if chunk.endswith(b"\n"):
-                return dict(orjson.loads(b"".join(chunks)))
+                line = b"".join(chunks)
+                try:
+                    return dict(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    text = line.decode("utf-8", "replace").strip()[:300]
+                    raise ModelError(
+                        f"the R worker wrote {text!r} instead of a JSON line"
+                    ) from None
 
     def _stop(self) -> None:
         process, self._process = self._process, None
