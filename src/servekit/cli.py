@@ -1,4 +1,5 @@
-"""The ``servekit`` command: ``servekit serve TARGET [flags]``, ``servekit worker TARGET``.
+"""The ``servekit`` command: ``servekit serve TARGET [flags]``, ``servekit worker TARGET``,
+``servekit build PROJECT_DIR --target TARGET``.
 
 Flags mirror the settings (``--port`` for ``SERVEKIT_PORT``); see
 :class:`~servekit.settings.Settings` or ``servekit serve --help``.
@@ -68,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--pidfile", default="", help=argparse.SUPPRESS)
     _add_setting_flags(worker)
+    from servekit.images import command as build_command
+
+    build_command.add_parser(commands)
     return parser
 
 
@@ -248,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``servekit`` console script and ``python -m servekit``."""
     ns = _parser().parse_args(argv)
     try:
+        if ns.command == "build":
+            from servekit.images import command as build_command
+
+            return build_command.run(ns)
         return worker(ns) if ns.command == "worker" else serve(ns)
     except ServekitError as exc:
         sys.stderr.write(f"servekit: error: {exc.message}\n")

@@ -1,0 +1,131 @@
+"""``servekit build PROJECT_DIR --target TARGET --tag TAG``: a project folder into an image.
+
+Writes the Dockerfile (and shows it), copies the files that ``.modelignore`` lets
+through into a clean build context, and builds it with docker, podman or buildah,
+showing each step. ``--dockerfile-only`` writes ``Dockerfile`` and ``.dockerignore``
+into the project for a build elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from servekit.errors import ConfigError
+from servekit.images.engines import ENGINES, find_engine
+from servekit.images.plan import BuildPlan, plan_build, render_dockerfile
+from servekit.images.progress import Progress, run_build
+
+__all__ = ["add_parser", "run", "stage_context"]
+
+
+def add_parser(commands: Any) -> None:
+    """Add the ``build`` command to the CLI's subcommands."""
+    build = commands.add_parser(
+        "build",
+        help="build a model project into a container image",
+        description=(
+            "Build PROJECT_DIR into an image FROM a servekit base image: servekit/r for "
+            ".R targets, servekit/cuda with --gpu, else servekit/cpu. Files matching "
+            "PROJECT_DIR/.modelignore stay out; a requirements.txt is pip-installed."
+        ),
+    )
+    build.add_argument("project", metavar="PROJECT_DIR", help="the model project folder")
+    build.add_argument(
+        "--target", required=True, help="what to serve, relative to PROJECT_DIR (model.py:predict)"
+    )
+    build.add_argument("--tag", default="", help="image name:tag (default: <folder>:latest)")
+    build.add_argument("--gpu", action="store_true", help="build on the CUDA base image")
+    build.add_argument("--base-image", default="", help="build FROM this image instead")
+    build.add_argument("--model-name", default="", help="SERVEKIT_MODEL_NAME (default: folder)")
+    build.add_argument("--model-version", default="1", help="SERVEKIT_MODEL_VERSION")
+    build.add_argument("--engine", choices=ENGINES, default="", help="default: the first found")
+    build.add_argument(
+        "--engine-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to the engine's build command (repeatable), e.g. "
+        "--engine-arg=--volume=/etc/ssl/certs:/etc/ssl/certs:ro",
+    )
+    build.add_argument(
+        "--dockerfile-only",
+        action="store_true",
+        help="write PROJECT_DIR/Dockerfile and .dockerignore, and do not build",
+    )
+    build.add_argument("--quiet", action="store_true", help="do not show the Dockerfile")
+
+
+def stage_context(plan: BuildPlan, context: Path) -> None:
+    """Copy the plan's files into ``context``, readable by the image's non-root user."""
+    for rel in plan.files:
+        source, dest = plan.project / rel, context / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            dest.symlink_to(os.readlink(source))
+            continue
+        shutil.copy2(source, dest)
+        mode = dest.stat().st_mode
+        readable = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+        if mode & stat.S_IXUSR:
+            readable |= stat.S_IXGRP | stat.S_IXOTH
+        dest.chmod(mode | readable)
+    for folder in [context, *(p for p in context.rglob("*") if p.is_dir())]:
+        folder.chmod(0o755)
+
+
+def _write_dockerfile_only(plan: BuildPlan, dockerfile: str) -> int:
+    target, ignore = plan.project / "Dockerfile", plan.project / ".dockerignore"
+    for path in (target, ignore):
+        if path.exists() and not path.read_text(encoding="utf-8").startswith("# Written by"):
+            raise ConfigError(f"{path} exists and was not written by servekit: not replaced")
+    target.write_text(dockerfile, encoding="utf-8")
+    extra = "Dockerfile\n.dockerignore\n"
+    ignore.write_text(plan.ignore.dockerignore() + extra, encoding="utf-8")
+    sys.stderr.write(
+        f"wrote {target} and {ignore}; build with: docker build -t {plan.tag} {plan.project}\n"
+    )
+    return 0
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Plan, write and (unless --dockerfile-only) build; the engine's exit status."""
+    plan = plan_build(
+        Path(ns.project),
+        ns.target,
+        tag=ns.tag,
+        gpu=ns.gpu,
+        base_image=ns.base_image,
+        model_name=ns.model_name,
+        model_version=ns.model_version,
+    )
+    dockerfile = render_dockerfile(plan)
+    if not ns.quiet:
+        sys.stdout.write(dockerfile)
+        sys.stdout.flush()
+    if ns.dockerfile_only:
+        return _write_dockerfile_only(plan, dockerfile)
+    engine = find_engine(ns.engine)
+    with tempfile.TemporaryDirectory(prefix="servekit-build-") as tmp:
+        context, path = Path(tmp) / "context", Path(tmp) / "Dockerfile"
+        context.mkdir()
+        stage_context(plan, context)
+        path.write_text(dockerfile, encoding="utf-8")
+        command = engine.build_command(context, path, plan.tag, ns.engine_arg)
+        log = Path(tempfile.gettempdir()) / f"servekit-build-{os.getpid()}.log"
+        sys.stderr.write(
+            f"building {plan.tag} from {plan.base_image} with {engine.name} "
+            f"({len(plan.files)} files; log: {log})\n"
+        )
+        progress = Progress(sys.stderr, sys.stderr.isatty())
+        code = run_build(command, log, progress)
+    if code == 0:
+        runner = "docker" if engine.name == "docker" else "podman"
+        sys.stderr.write(f"run it: {runner} run --rm -p 8080:8080 {plan.tag}\n")
+    return code
