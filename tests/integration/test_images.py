@@ -1,0 +1,246 @@
+"""The base images and `servekit build`, built and run for real with podman and buildah.
+
+The session fixture ``env`` (tests/integration/conftest.py) makes a Debian base with
+debootstrap and builds the cpu, r and cuda images with base-images/build (a few minutes);
+every test then builds or runs on them.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from servekit._version import __version__
+from tests.conftest import http, post_json, write_project
+from tests.containers import (
+    CERTS,
+    ROOT,
+    Container,
+    image,
+    inspect,
+    podman,
+    run_container,
+    sh,
+)
+from tests.onnx_models import adder
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
+
+
+def _user_of_pid_1(container: Container) -> str:
+    match = re.search(r"^Uid:\s+(\d+)", container.exec("cat", "/proc/1/status"), re.M)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_cpu_image_is_labelled_non_root_and_checks_its_health(env: dict[str, str]) -> None:
+    config = inspect(image("cpu"), env)["Config"]
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.version"] == __version__
+    revision = sh(["git", "-C", str(ROOT), "rev-parse", "HEAD"], env).stdout.strip()
+    assert labels["org.opencontainers.image.revision"] == revision
+    assert labels["org.opencontainers.image.source"]
+    assert config["User"] == "10001:10001"
+    assert config["Entrypoint"] == ["servekit", "serve"]
+    assert "8080/tcp" in config["ExposedPorts"]
+    healthcheck = inspect(image("cpu"), env)["Healthcheck"]  # podman puts it beside Config
+    assert healthcheck["Test"] == ["CMD", "python3", "-m", "servekit.healthcheck"]
+    tools = sh(
+        podman("run", "--rm", "--entrypoint", "sh", image("cpu"), "-c", "command -v gcc cc make"),
+        env,
+        check=False,
+    )
+    assert tools.stdout.strip() == "", f"build tools left in the image: {tools.stdout}"
+
+
+def test_a_three_line_dockerfile_serves_the_model_as_non_root(
+    env: dict[str, str], built: list[str]
+) -> None:
+    dockerfile = (ROOT / "examples" / "range" / "Dockerfile").read_text().splitlines()
+    assert dockerfile[0] == f"FROM {image('cpu')}"
+    assert len(dockerfile) == 3
+    built.append("servekit-test/range:1")
+    # --format docker, as base-images/README.md says: the OCI format drops HEALTHCHECK.
+    sh(
+        ["buildah", "bud", "--format", "docker", "-t", built[0], str(ROOT / "examples" / "range")],
+        env,
+    )
+    container = run_container(built[0], env)
+    try:
+        reply = post_json(f"{container.url}/model", {"data": {"start": 1, "stop": 10}})
+        assert (reply.status, reply.body["result"]["total"]) == (200, 45)
+        assert _user_of_pid_1(container) == "10001"
+        assert "uWSGI master" in container.exec("cat", "/proc/1/cmdline").replace("\0", " ")
+        health = sh(["podman", "healthcheck", "run", container.cid], env, check=False)
+        assert health.returncode == 0, health.stdout + health.stderr
+    finally:
+        container.remove()
+
+
+def test_podman_stop_drains_in_flight_requests(env: dict[str, str], built: list[str]) -> None:
+    project = write_project(
+        Path(env["CONTAINERS_CONF"]).parent / "slow",
+        {
+            "model.py": (
+                "import time\n\ndef predict(s: float) -> float:\n    time.sleep(s)\n    return s\n"
+            )
+        },
+    )
+    built.append("servekit-test/slow:1")
+    cli = [sys.executable, "-m", "servekit", "build", str(project), "--target", "model.py:predict"]
+    sh([*cli, "--tag", built[0], "--quiet"], env)
+    container = run_container(built[0], env, settings={"SERVEKIT_DRAIN_SECONDS": "3"})
+    answers: list[int] = []
+
+    def call() -> None:
+        answers.append(post_json(f"{container.url}/model", {"data": {"s": 4}}).status)
+
+    slow = threading.Thread(target=call)
+    try:
+        slow.start()
+        time.sleep(1)
+        stopper = subprocess.Popen(["podman", "stop", "-t", "30", container.cid], env=env)
+        ready = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and 503 not in ready:
+            ready.append(http("GET", f"{container.url}/readyz").status)
+            time.sleep(0.2)
+        assert 503 in ready, f"/readyz never said 503 while draining: {ready}"
+        slow.join(30)
+        assert stopper.wait(60) == 0
+        assert answers == [200]
+        state = inspect(container.cid, env, "container")["State"]
+        assert (state["Running"], state["ExitCode"]) == (False, 0)
+    finally:
+        container.remove()
+
+
+def test_servekit_build_turns_a_project_folder_into_a_running_image(
+    env: dict[str, str], built: list[str]
+) -> None:
+    project = write_project(
+        Path(env["CONTAINERS_CONF"]).parent / "idna-model",
+        {
+            "model.py": (
+                "import idna\n\ndef predict(name: str) -> dict:\n"
+                "    return {'ascii': idna.encode(name).decode()}\n"
+            ),
+            "requirements.txt": "idna\n",
+            ".modelignore": "data/\n*.txt\n!requirements.txt\n.env\n",
+            "notes.txt": "left out",
+            ".env": "TOKEN=left-out",
+        },
+    )
+    (project / "data").mkdir(exist_ok=True)
+    (project / "data" / "train.csv").write_text("left out")
+    (project / "model.py").chmod(0o600)  # only its owner reads it here; the image's user must too
+    built.append("servekit-test/idna-model:2")
+    cli = [sys.executable, "-m", "servekit", "build", str(project), "--target", "model.py:predict"]
+    done = sh(
+        [*cli, "--tag", built[0], "--model-version", "2", f"--engine-arg={CERTS}"], env, timeout=600
+    )
+    assert done.stdout.startswith("# Written by servekit")
+    assert re.search(r"^\[\d+/\d+\] RUN pip install", done.stderr, re.M), done.stderr
+    assert "built in" in done.stderr
+    listing = sh(
+        podman("run", "--rm", "--entrypoint", "find", built[0], "/srv/model", "-type", "f"), env
+    ).stdout
+    assert sorted(listing.split()) == [
+        "/srv/model/.modelignore",
+        "/srv/model/model.py",
+        "/srv/model/requirements.txt",
+    ]
+    container = run_container(built[0], env)
+    try:
+        reply = post_json(f"{container.url}/model", {"data": {"name": "bücher.example"}})
+        assert reply.status == 200, reply.body
+        assert reply.body["result"] == {"ascii": "xn--bcher-kva.example"}
+        assert reply.body["release"]["model_name"] == "idna-model"
+        assert reply.body["release"]["model_version"] == "2"
+        assert _user_of_pid_1(container) == "10001"
+    finally:
+        container.remove()
+    # The Dockerfile and .dockerignore for a build elsewhere give the same files.
+    sh([*cli, "--dockerfile-only", "--quiet"], env)
+    built.append("servekit-test/idna-model:elsewhere")
+    sh(["buildah", "bud", CERTS, "-t", built[1], str(project)], env)
+    elsewhere = sh(
+        podman("run", "--rm", "--entrypoint", "find", built[1], "/srv/model", "-type", "f"), env
+    ).stdout
+    assert sorted(elsewhere.split()) == sorted(listing.split())
+
+
+def test_the_r_image_serves_an_r_model(env: dict[str, str], built: list[str]) -> None:
+    built.append("servekit-test/r-score:1")
+    cli = [sys.executable, "-m", "servekit", "build", str(ROOT / "examples" / "r_score")]
+    done = sh([*cli, "--target", "model.R:predict", "--tag", built[0]], env)
+    assert f"FROM {image('r')}" in done.stdout
+    container = run_container(built[0], env)
+    try:
+        body = {"data": {"tenure_months": 3, "monthly_spend": 80.5}}
+        reply = post_json(f"{container.url}/model", body)
+        assert reply.status == 200, reply.body
+        assert set(reply.body["result"]) == {"churn_probability", "will_churn"}
+        assert 0 < reply.body["result"]["churn_probability"] < 1
+        assert _user_of_pid_1(container) == "10001"
+    finally:
+        container.remove()
+
+
+def test_the_cuda_image_has_the_cuda_provider_and_serves_onnx(
+    env: dict[str, str], built: list[str]
+) -> None:
+    probe = (
+        "import onnxruntime as o, sysconfig; print(','.join(o.get_available_providers())); "
+        "print(sysconfig.get_paths()['purelib'])"
+    )
+    out = sh(podman("run", "--rm", "--entrypoint", "python3", image("cuda"), "-c", probe), env)
+    providers, site = out.stdout.split()
+    assert "CUDAExecutionProvider" in providers.split(",")
+    # Every library the CUDA provider links resolves inside the image, but the driver's.
+    ldd = sh(
+        podman(
+            "run",
+            "--rm",
+            "--entrypoint",
+            "ldd",
+            image("cuda"),
+            f"{site}/onnxruntime/capi/libonnxruntime_providers_cuda.so",
+        ),
+        env,
+    ).stdout
+    missing = sorted(set(re.findall(r"^\s*(\S+) => not found", ldd, re.M)))
+    assert missing == ["libcuda.so.1"], ldd
+    # Without a GPU (none here) the image still serves, on the CPU provider.
+    project = Path(env["CONTAINERS_CONF"]).parent / "onnx-model"
+    project.mkdir(exist_ok=True)
+    adder(project / "model.onnx")
+    built.append("servekit-test/onnx-gpu:1")
+    cli = [sys.executable, "-m", "servekit", "build", str(project), "--target", "model.onnx"]
+    done = sh([*cli, "--gpu", "--tag", built[0]], env)
+    assert f"FROM {image('cuda')}" in done.stdout
+    container = run_container(built[0], env)
+    try:
+        body = {"data": {"a": [[1, 2, 3]], "b": [[1, 1, 1]]}}
+        reply = post_json(f"{container.url}/model", body)
+        assert reply.status == 200, reply.body
+        assert reply.body["result"]["total"] == [[2, 3, 4]]
+        assert "CPUExecutionProvider" in container.logs()
+    finally:
+        container.remove()
+
+
+def test_the_published_sizes_match_the_images(env: dict[str, str]) -> None:
+    readme = (ROOT / "base-images" / "README.md").read_text()
+    for flavour in ("cpu", "r", "cuda"):
+        match = re.search(rf"^\| `servekit/{flavour}` \|.*\| ([\d,]+) MB \|$", readme, re.M)
+        assert match, f"base-images/README.md has no size for servekit/{flavour}"
+        published = int(match.group(1).replace(",", ""))
+        measured = inspect(image(flavour), env)["Size"] / 1e6
+        assert abs(measured - published) / published < 0.2, (flavour, measured, published)
