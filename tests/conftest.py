@@ -40,6 +40,7 @@ def write_project(folder: Path, files: dict[str, str]) -> Path:
     """Write ``files`` (name -> source, dedented) into ``folder``; return the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
     return folder
 

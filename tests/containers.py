@@ -93,7 +93,7 @@ def make_debian(folder: Path, env: dict[str, str]) -> None:
             "http://deb.debian.org/debian",
         ],
         env,
-        timeout=900,
+        timeout=600,
     )
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for path in (rootfs / junk).glob("*"):

@@ -21,7 +21,9 @@ def check(env: Mapping[str, str], timeout: float = 2.0) -> tuple[bool, str]:
     port = env.get("SERVEKIT_PORT", "8080").strip() or "8080"
     url = f"http://127.0.0.1:{port}/healthz"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        # No proxy: an http_proxy in the image's environment must not catch loopback.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=timeout) as response:
             return response.status == 200, f"{url}: {response.status}"
     except urllib.error.HTTPError as exc:
         return False, f"{url}: {exc.code}"

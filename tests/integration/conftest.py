@@ -17,6 +17,8 @@ from tests.containers import (
     sh,
 )
 
+FLAVOURS = ("cpu", "r", "cuda")
+
 
 @pytest.fixture(scope="session")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
@@ -29,13 +31,22 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         pytest.fail(f"podman cannot run here:\n{info.stderr[-2000:]}", pytrace=False)
     make_debian(folder, environment)
     sh(
-        [str(ROOT / "base-images" / "build"), "--base-image", DEBIAN, "cpu", "r", "cuda"],
+        [
+            str(ROOT / "base-images" / "build"),
+            "--engine",
+            "podman",
+            "--base-image",
+            DEBIAN,
+            *FLAVOURS,
+        ],
         {**environment, "ENGINE_ARGS": CERTS.replace("=", " ", 1)},
-        timeout=1500,
+        timeout=1200,
     )
     yield environment
-    # The CUDA image is 3 GB: do not leave it behind (the cpu and r images stay).
+    # The CUDA image is 3 GB: do not leave it behind (the cpu and r images stay), nor the
+    # untagged images that rebuilding a tag leaves.
     sh(["podman", "rmi", "-f", image("cuda")], environment, check=False)
+    sh(["podman", "image", "prune", "-f"], environment, check=False)
 
 
 @pytest.fixture

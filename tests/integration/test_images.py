@@ -30,7 +30,12 @@ from tests.containers import (
 )
 from tests.onnx_models import adder
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
+# The first test also waits for the session fixture: debootstrap (600 s at most) and the
+# three builds (1200 s at most).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2100)]
+
+BUILD = [sys.executable, "-m", "servekit", "build", "--engine", "podman"]
+"""`servekit build`, told to use podman: the tests run the images with podman."""
 
 
 def _user_of_pid_1(container: Container) -> str:
@@ -51,12 +56,11 @@ def test_the_cpu_image_is_labelled_non_root_and_checks_its_health(env: dict[str,
     assert "8080/tcp" in config["ExposedPorts"]
     healthcheck = inspect(image("cpu"), env)["Healthcheck"]  # podman puts it beside Config
     assert healthcheck["Test"] == ["CMD", "python3", "-m", "servekit.healthcheck"]
-    tools = sh(
-        podman("run", "--rm", "--entrypoint", "sh", image("cpu"), "-c", "command -v gcc cc make"),
-        env,
-        check=False,
-    )
-    assert tools.stdout.strip() == "", f"build tools left in the image: {tools.stdout}"
+    for flavour in ("cpu", "r", "cuda"):
+        probe = "command -v gcc cc make cpp ld || true"
+        found = sh(podman("run", "--rm", "--entrypoint", "sh", image(flavour), "-c", probe), env)
+        assert found.stdout.strip() == "", f"build tools left in {flavour}: {found.stdout}"
+        assert inspect(image(flavour), env)["Config"]["User"] == "10001:10001"
 
 
 def test_a_three_line_dockerfile_serves_the_model_as_non_root(
@@ -93,7 +97,7 @@ def test_podman_stop_drains_in_flight_requests(env: dict[str, str], built: list[
         },
     )
     built.append("servekit-test/slow:1")
-    cli = [sys.executable, "-m", "servekit", "build", str(project), "--target", "model.py:predict"]
+    cli = [*BUILD, str(project), "--target", "model.py:predict"]
     sh([*cli, "--tag", built[0], "--quiet"], env)
     container = run_container(built[0], env, settings={"SERVEKIT_DRAIN_SECONDS": "3"})
     answers: list[int] = []
@@ -141,7 +145,7 @@ def test_servekit_build_turns_a_project_folder_into_a_running_image(
     (project / "data" / "train.csv").write_text("left out")
     (project / "model.py").chmod(0o600)  # only its owner reads it here; the image's user must too
     built.append("servekit-test/idna-model:2")
-    cli = [sys.executable, "-m", "servekit", "build", str(project), "--target", "model.py:predict"]
+    cli = [*BUILD, str(project), "--target", "model.py:predict"]
     done = sh(
         [*cli, "--tag", built[0], "--model-version", "2", f"--engine-arg={CERTS}"], env, timeout=600
     )
@@ -166,19 +170,28 @@ def test_servekit_build_turns_a_project_folder_into_a_running_image(
         assert _user_of_pid_1(container) == "10001"
     finally:
         container.remove()
-    # The Dockerfile and .dockerignore for a build elsewhere give the same files.
-    sh([*cli, "--dockerfile-only", "--quiet"], env)
+    # The Dockerfile and .dockerignore for a build elsewhere give the same files; a plain
+    # COPY keeps modes, so servekit warns about model.py until it is made readable.
+    told = sh([*cli, "--dockerfile-only", "--quiet"], env).stderr
+    assert "cannot read these files, which COPY keeps as they are here: model.py" in told
+    (project / "model.py").chmod(0o644)
     built.append("servekit-test/idna-model:elsewhere")
-    sh(["buildah", "bud", CERTS, "-t", built[1], str(project)], env)
+    sh(["buildah", "bud", "--format", "docker", CERTS, "-t", built[1], str(project)], env)
     elsewhere = sh(
         podman("run", "--rm", "--entrypoint", "find", built[1], "/srv/model", "-type", "f"), env
     ).stdout
     assert sorted(elsewhere.split()) == sorted(listing.split())
+    container = run_container(built[1], env)
+    try:
+        reply = post_json(f"{container.url}/model", {"data": {"name": "bücher.example"}})
+        assert (reply.status, reply.body["result"]) == (200, {"ascii": "xn--bcher-kva.example"})
+    finally:
+        container.remove()
 
 
 def test_the_r_image_serves_an_r_model(env: dict[str, str], built: list[str]) -> None:
     built.append("servekit-test/r-score:1")
-    cli = [sys.executable, "-m", "servekit", "build", str(ROOT / "examples" / "r_score")]
+    cli = [*BUILD, str(ROOT / "examples" / "r_score")]
     done = sh([*cli, "--target", "model.R:predict", "--tag", built[0]], env)
     assert f"FROM {image('r')}" in done.stdout
     container = run_container(built[0], env)
@@ -222,7 +235,7 @@ def test_the_cuda_image_has_the_cuda_provider_and_serves_onnx(
     project.mkdir(exist_ok=True)
     adder(project / "model.onnx")
     built.append("servekit-test/onnx-gpu:1")
-    cli = [sys.executable, "-m", "servekit", "build", str(project), "--target", "model.onnx"]
+    cli = [*BUILD, str(project), "--target", "model.onnx"]
     done = sh([*cli, "--gpu", "--tag", built[0]], env)
     assert f"FROM {image('cuda')}" in done.stdout
     container = run_container(built[0], env)

@@ -53,3 +53,14 @@ def test_unhealthy_on_an_error_status_or_no_server(
     healthy, line = check({"SERVEKIT_PORT": str(port)}, timeout=1)
     assert not healthy
     assert "refused" in line.lower()
+
+
+def test_a_proxy_in_the_environment_is_not_used(
+    server: http.server.HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_Handler, "status", 200)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert check({"SERVEKIT_PORT": str(server.server_address[1])})[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,9 @@ import pytest
 from servekit._version import __version__
 from servekit.cli import main
 from servekit.errors import ConfigError
+from servekit.images.command import stage_context
 from servekit.images.engines import find_engine
-from servekit.images.modelignore import ModelIgnore, included_files
+from servekit.images.modelignore import ModelIgnore, dockerignore, included_files
 from servekit.images.plan import base_flavour, default_tag, plan_build, render_dockerfile
 from servekit.images.progress import Progress
 from tests.conftest import write_project
@@ -52,8 +55,6 @@ def test_modelignore_follows_gitignore_rules(path: str, is_dir: bool, out: bool)
 
 
 def test_included_files_walks_the_project_and_skips_excluded_folders(tmp_path: Path) -> None:
-    for folder in ("data", "pkg", ".git"):
-        (tmp_path / folder).mkdir()
     write_project(
         tmp_path,
         {
@@ -75,9 +76,30 @@ def test_included_files_walks_the_project_and_skips_excluded_folders(tmp_path: P
     ]
 
 
-def test_dockerignore_anchors_name_patterns_everywhere() -> None:
-    text = ModelIgnore.parse("data/\n/notes\n!keep.csv\nsrc/*.tmp\n").dockerignore()
-    assert text.splitlines()[1:] == ["**/.git", "**/data", "notes", "!**/keep.csv", "src/*.tmp"]
+def test_character_classes_and_escaped_trailing_spaces() -> None:
+    ignore = ModelIgnore.parse("*.py[cod]\n[Bb]uild/\n*.sw[!p]\nkeep\\ \nlog[0-9]\n")
+    assert ignore.excluded("a.pyc", False)
+    assert ignore.excluded("pkg/a.pyd", False)
+    assert not ignore.excluded("a.py", False)
+    assert not ignore.excluded("a.py[cod]", False)
+    assert ignore.excluded("Build", True)
+    assert ignore.excluded("x.swo", False)
+    assert not ignore.excluded("x.swp", False)
+    assert ignore.excluded("keep ", False)
+    assert not ignore.excluded("keep", False)
+    assert ignore.excluded("log7", False)
+    assert not ignore.excluded("logx", False)
+    assert not ModelIgnore.parse("a[/]b\n").excluded("a/b", False)  # never a slash
+
+
+def test_dockerignore_lets_exactly_the_files_through() -> None:
+    text = dockerignore(["model.py", "data/keep[1].csv", "odd*name?.txt"])
+    assert text.splitlines()[2:] == [
+        "**",
+        "!model.py",
+        "!data/keep\\[1].csv",
+        "!odd\\*name\\?.txt",
+    ]
 
 
 def test_base_flavour_by_runtime_and_gpu() -> None:
@@ -99,11 +121,93 @@ def test_plan_and_dockerfile_for_a_python_project(tmp_path: Path) -> None:
     )
     text = render_dockerfile(plan)
     assert text.splitlines()[2] == f"FROM servekit/cpu:{__version__}"
-    assert "pip install --no-cache-dir -r /tmp/servekit-requirements.txt" in text
-    assert text.index("USER root") < text.index("pip install") < text.index("USER 10001:10001")
+    assert 'COPY ["requirements.txt", "/tmp/servekit-requirements/requirements.txt"]' in text
+    assert "pip install --no-cache-dir -r /tmp/servekit-requirements/requirements.txt" in text
+    assert text.index("USER root") < text.index("pip install") < text.index("pip check")
+    assert text.index("pip check") < text.index("USER 10001:10001")
     assert 'SERVEKIT_TARGET="model.py:predict"' in text
     assert 'SERVEKIT_MODEL_NAME="Churn Model"' in text
     assert 'SERVEKIT_MODEL_VERSION="3"' in text
+
+
+def test_odd_names_are_quoted_for_the_dockerfile(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "modèle $HOME", {'mod "è".py': ""})
+    plan = plan_build(project, 'mod "è".py:predict', model_version="1 $(x)")
+    text = render_dockerfile(plan)
+    assert 'SERVEKIT_TARGET="mod \\"è\\".py:predict"' in text
+    assert 'SERVEKIT_MODEL_NAME="modèle \\$HOME"' in text
+    assert 'SERVEKIT_MODEL_VERSION="1 \\$(x)"' in text
+    with pytest.raises(ConfigError, match="control characters"):
+        plan_build(project, 'mod "è".py:predict', model_name="two\nlines")
+    with pytest.raises(ConfigError, match="is not an image name"):
+        plan_build(project, 'mod "è".py:predict', tag="Bad Tag")
+    assert plan_build(project, 'mod "è".py:predict', tag="reg.io:5000/team/m:1.0-rc1").tag
+
+
+def test_requirement_files_they_name_are_copied_too(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "model.py": "",
+            "requirements.txt": "-r reqs/base.txt\n--constraint=reqs/pins.txt\nidna  # dns\n",
+            "reqs/base.txt": "-r ../requirements.txt\n-r https://example.com/r.txt\nsix\n",
+            "reqs/pins.txt": "six==1.16.0\n",
+        },
+    )
+    plan = plan_build(tmp_path, "model.py:predict")
+    assert plan.project.requirements == ("requirements.txt", "reqs/base.txt", "reqs/pins.txt")
+    text = render_dockerfile(plan)
+    assert 'COPY ["reqs/base.txt", "/tmp/servekit-requirements/reqs/base.txt"]' in text
+    (tmp_path / ".modelignore").write_text("reqs/\n")
+    with pytest.raises(ConfigError, match=r"reqs/base.txt, named by requirements.txt, is excluded"):
+        plan_build(tmp_path, "model.py:predict")
+
+
+def test_links_the_image_could_not_follow_are_refused(tmp_path: Path) -> None:
+    outside = write_project(tmp_path / "outside", {"weights.bin": "w"})
+    project = write_project(tmp_path / "p", {"model.py": "", "secret.txt": "s"})
+    (project / "data").mkdir()
+    (project / "data.link").symlink_to("data")
+    (project / "model_link.py").symlink_to("model.py")
+    assert plan_build(project, "model.py:predict").project.files[-1] == "secret.txt"
+    (project / ".modelignore").write_text("secret.txt\n")
+    (project / "s.link").symlink_to("secret.txt")
+    with pytest.raises(ConfigError, match=r"links to secret.txt, which .modelignore excludes"):
+        plan_build(project, "model.py:predict")
+    (project / "s.link").unlink()
+    (project / "weights").symlink_to(outside / "weights.bin")
+    with pytest.raises(ConfigError, match="outside the project"):
+        plan_build(project, "model.py:predict")
+    (project / "weights").unlink()
+    os.mkfifo(project / "pipe")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        plan_build(project, "model.py:predict")
+
+
+def test_unreadable_project_files_are_config_errors(tmp_path: Path) -> None:
+    write_project(tmp_path, {"model.py": "", ".dockerignore": "*\n"})
+    (tmp_path / ".modelignore").write_bytes(b"\xff\xfe data\n")
+    with pytest.raises(ConfigError, match="cannot read the project"):
+        plan_build(tmp_path, "model.py:predict")
+    (tmp_path / ".modelignore").write_text("\ufeffdata/\n")  # a BOM is fine
+    # An ignore file in the project would be applied by the engine too: it stays out.
+    assert ".dockerignore" not in plan_build(tmp_path, "model.py:predict").project.files
+
+
+def test_staging_makes_files_readable_and_keeps_links(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", {"model.py": "", "pkg/util.py": "", "run.sh": ""})
+    (project / "model.py").chmod(0o600)
+    (project / "run.sh").chmod(0o700)
+    (project / "pkg_link").symlink_to("pkg")
+    (project / "pkg").chmod(0o700)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    stage_context(plan_build(project, "model.py:predict").project, context)
+    assert stat.S_IMODE((context / "model.py").stat().st_mode) == 0o644
+    assert stat.S_IMODE((context / "run.sh").stat().st_mode) == 0o755
+    assert stat.S_IMODE((context / "pkg").stat().st_mode) == 0o755
+    assert os.readlink(context / "pkg_link") == "pkg"
+    assert stat.S_IMODE((project / "pkg").stat().st_mode) == 0o700  # the project is untouched
 
 
 def test_onnx_on_cpu_adds_onnxruntime_and_on_gpu_takes_the_cuda_base(tmp_path: Path) -> None:
@@ -193,17 +297,24 @@ def test_progress_shows_each_step_once() -> None:
         "[1/2] STEP 2/3: RUN apt-get install gcc",
         "#7 [build 3/9] RUN pip install .",
         "#7 [build 3/9] RUN pip install .",  # docker repeats a step's header
-        "STEP 4/4: COPY . /srv/model",
+        "STEP 4/5: COPY . /srv/model",
+        "Step 5/5 : ENV A=1",  # docker's legacy builder
     ]:
         clock.now += 2
         progress.feed(line)
     progress.finish(ok=True)
     assert out.getvalue().splitlines() == [
         "[stage 1/2 1/3] FROM debian AS build",
+        "    4.0 s",
         "[stage 1/2 2/3] RUN apt-get install gcc",
+        "    2.0 s",
         "[build 3/9] RUN pip install .",
-        "[4/4] COPY . /srv/model",
-        "built in 12.0 s",
+        "    4.0 s",
+        "[4/5] COPY . /srv/model",
+        "    2.0 s",
+        "[5/5] ENV A=1",
+        "    0.0 s",
+        "built in 14.0 s",
     ]
 
 
@@ -214,12 +325,14 @@ def test_progress_on_a_terminal_rewrites_the_line_with_the_time() -> None:
     clock.now = 1.5
     progress.feed("compiling")
     clock.now = 4.0
+    progress.tick()  # the ticker, while the engine is quiet
     progress.feed("STEP 2/2: COPY . /x")
     clock.now = 5.0
     progress.finish(ok=False)
     assert out.getvalue() == (
         "\r\x1b[K[1/2] RUN make    0.0 s"
         "\r\x1b[K[1/2] RUN make    1.5 s"
+        "\r\x1b[K[1/2] RUN make    4.0 s"
         "\r\x1b[K[1/2] RUN make    4.0 s\n"
         "\r\x1b[K[2/2] COPY . /x    0.0 s"
         "\r\x1b[K[2/2] COPY . /x    1.0 s\n"
@@ -230,11 +343,20 @@ def test_progress_on_a_terminal_rewrites_the_line_with_the_time() -> None:
 def test_dockerfile_only_writes_both_files_and_keeps_a_users_own(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_project(tmp_path, {"model.py": "", ".modelignore": "data/\n"})
+    write_project(tmp_path, {"model.py": "", ".modelignore": "data/\n", "data/x.csv": ""})
+    (tmp_path / "model.py").chmod(0o600)
     assert main(["build", str(tmp_path), "--target", "model.py:predict", "--dockerfile-only"]) == 0
-    shown = capsys.readouterr().out
+    shown, told = capsys.readouterr()
+    assert "uid 10001) cannot read these files, which COPY keeps as they are here: model.py" in told
     assert (tmp_path / "Dockerfile").read_text() == shown
-    assert "**/data" in (tmp_path / ".dockerignore").read_text().splitlines()
+    # Written again: the Dockerfile and .dockerignore are servekit's, and stay out.
+    assert main(["build", str(tmp_path), "--target", "model.py:predict", "--dockerfile-only"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / ".dockerignore").read_text().splitlines()[2:] == [
+        "**",
+        "!.modelignore",
+        "!model.py",
+    ]
     (tmp_path / "Dockerfile").write_text("FROM mine\n")
     assert main(["build", str(tmp_path), "--target", "model.py:predict", "--dockerfile-only"]) == 2
     assert "was not written by servekit" in capsys.readouterr().err

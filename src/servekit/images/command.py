@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import stat
 import sys
@@ -19,8 +20,10 @@ from typing import Any
 
 from servekit.errors import ConfigError
 from servekit.images.engines import ENGINES, find_engine
+from servekit.images.modelignore import dockerignore
 from servekit.images.plan import BuildPlan, plan_build, render_dockerfile
 from servekit.images.progress import Progress, run_build
+from servekit.images.project import Project
 
 __all__ = ["add_parser", "run", "stage_context"]
 
@@ -62,11 +65,15 @@ def add_parser(commands: Any) -> None:
     build.add_argument("--quiet", action="store_true", help="do not show the Dockerfile")
 
 
-def stage_context(plan: BuildPlan, context: Path) -> None:
-    """Copy the plan's files into ``context``, readable by the image's non-root user."""
-    for rel in plan.files:
-        source, dest = plan.project / rel, context / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
+def stage_context(project: Project, context: Path) -> None:
+    """Copy the project's files into ``context``, readable by the image's non-root user
+    (folders 0755, files a+r, executables a+x; links kept as links)."""
+    for rel in project.files:
+        source, dest = project.root / rel, context / rel
+        for folder in reversed(dest.relative_to(context).parents[:-1]):
+            if not (context / folder).is_dir():
+                (context / folder).mkdir()
+                (context / folder).chmod(0o755)
         if source.is_symlink():
             dest.symlink_to(os.readlink(source))
             continue
@@ -76,21 +83,37 @@ def stage_context(plan: BuildPlan, context: Path) -> None:
         if mode & stat.S_IXUSR:
             readable |= stat.S_IXGRP | stat.S_IXOTH
         dest.chmod(mode | readable)
-    for folder in [context, *(p for p in context.rglob("*") if p.is_dir())]:
-        folder.chmod(0o755)
+
+
+def _unreadable(project: Project) -> list[str]:
+    return [
+        rel
+        for rel in project.files
+        if not (project.root / rel).is_symlink()
+        and not (project.root / rel).stat().st_mode & stat.S_IROTH
+    ]
 
 
 def _write_dockerfile_only(plan: BuildPlan, dockerfile: str) -> int:
-    target, ignore = plan.project / "Dockerfile", plan.project / ".dockerignore"
+    root = plan.project.root
+    target, ignore = root / "Dockerfile", root / ".dockerignore"
     for path in (target, ignore):
-        if path.exists() and not path.read_text(encoding="utf-8").startswith("# Written by"):
+        if path.exists() and not path.read_bytes().startswith(b"# Written by"):
             raise ConfigError(f"{path} exists and was not written by servekit: not replaced")
+    files = [f for f in plan.project.files if f not in ("Dockerfile", ".dockerignore")]
     target.write_text(dockerfile, encoding="utf-8")
-    extra = "Dockerfile\n.dockerignore\n"
-    ignore.write_text(plan.ignore.dockerignore() + extra, encoding="utf-8")
+    ignore.write_text(dockerignore(files), encoding="utf-8")
     sys.stderr.write(
-        f"wrote {target} and {ignore}; build with: docker build -t {plan.tag} {plan.project}\n"
+        f"wrote {target} and {ignore}; build with: docker build -t "
+        f"{shlex.quote(plan.tag)} {shlex.quote(str(root))}\n"
     )
+    hidden = _unreadable(plan.project)
+    if hidden:
+        sys.stderr.write(
+            "warning: the image's user (uid 10001) cannot read these files, which COPY "
+            f"keeps as they are here: {', '.join(hidden)} (chmod a+r them; `servekit "
+            "build` without --dockerfile-only fixes this itself)\n"
+        )
     return 0
 
 
@@ -109,23 +132,30 @@ def run(ns: argparse.Namespace) -> int:
     if not ns.quiet:
         sys.stdout.write(dockerfile)
         sys.stdout.flush()
-    if ns.dockerfile_only:
-        return _write_dockerfile_only(plan, dockerfile)
-    engine = find_engine(ns.engine)
-    with tempfile.TemporaryDirectory(prefix="servekit-build-") as tmp:
-        context, path = Path(tmp) / "context", Path(tmp) / "Dockerfile"
-        context.mkdir()
-        stage_context(plan, context)
-        path.write_text(dockerfile, encoding="utf-8")
-        command = engine.build_command(context, path, plan.tag, ns.engine_arg)
-        log = Path(tempfile.gettempdir()) / f"servekit-build-{os.getpid()}.log"
-        sys.stderr.write(
-            f"building {plan.tag} from {plan.base_image} with {engine.name} "
-            f"({len(plan.files)} files; log: {log})\n"
-        )
-        progress = Progress(sys.stderr, sys.stderr.isatty())
-        code = run_build(command, log, progress)
+    try:
+        if ns.dockerfile_only:
+            return _write_dockerfile_only(plan, dockerfile)
+        engine = find_engine(ns.engine)
+        with tempfile.TemporaryDirectory(prefix="servekit-build-") as tmp:
+            context, path = Path(tmp) / "context", Path(tmp) / "Dockerfile"
+            context.mkdir()
+            context.chmod(0o755)
+            stage_context(plan.project, context)
+            path.write_text(dockerfile, encoding="utf-8")
+            command = engine.build_command(context, path, plan.tag, ns.engine_arg)
+            handle, name = tempfile.mkstemp(prefix="servekit-build-", suffix=".log")
+            os.close(handle)
+            log = Path(name)
+            sys.stderr.write(
+                f"building {plan.tag} from {plan.base_image} with {engine.name} "
+                f"({len(plan.project.files)} files; log: {log})\n"
+            )
+            progress = Progress(sys.stderr, sys.stderr.isatty())
+            code = run_build(command, log, progress)
+    except OSError as exc:
+        raise ConfigError(f"servekit build: {exc}") from None
     if code == 0:
+        log.unlink(missing_ok=True)
         runner = "docker" if engine.name == "docker" else "podman"
-        sys.stderr.write(f"run it: {runner} run --rm -p 8080:8080 {plan.tag}\n")
+        sys.stderr.write(f"run it: {runner} run --rm -p 8080:8080 {shlex.quote(plan.tag)}\n")
     return code

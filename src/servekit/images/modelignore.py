@@ -18,10 +18,11 @@ root. servekit reads it with ``.gitignore`` rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ModelIgnore", "Rule", "included_files", "read_modelignore"]
+__all__ = ["ModelIgnore", "Rule", "dockerignore", "included_files", "read_modelignore"]
 
 FILENAME = ".modelignore"
 ALWAYS = (".git/",)
@@ -43,6 +44,34 @@ class Rule:
         return self.regex.fullmatch(path) is not None
 
 
+def _class_end(glob: str, start: int) -> int:
+    """The index of the ``]`` closing the class opened at ``start``, or -1."""
+    i = start + 1
+    if i < len(glob) and glob[i] in "!^":
+        i += 1
+    if i < len(glob) and glob[i] == "]":  # a leading ] is a member
+        i += 1
+    while i < len(glob) and glob[i] != "]":
+        i += 2 if glob[i] == "\\" else 1
+    return i if i < len(glob) else -1
+
+
+def _class(members: str) -> str:
+    """A glob class's members (``a-z``, ``!x``) as a regex class that never matches ``/``."""
+    negate = members[:1] in ("!", "^")
+    body = members[1:] if negate else members
+    chars, i = [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            chars.append("\\" + body[i + 1])
+            i += 2
+            continue
+        chars.append("\\" + body[i] if body[i] in "\\^[]" else body[i])
+        i += 1
+    inner = "".join(chars)
+    return f"[^/{inner}]" if negate else f"(?!/)[{inner}]"
+
+
 def _translate(glob: str) -> str:
     out, i = [], 0
     while i < len(glob):
@@ -61,6 +90,9 @@ def _translate(glob: str) -> str:
         elif glob[i] == "\\" and i + 1 < len(glob):
             out.append(re.escape(glob[i + 1]))
             i += 2
+        elif glob[i] == "[" and (end := _class_end(glob, i)) > 0:
+            out.append(_class(glob[i + 1 : end]))
+            i = end + 1
         else:
             out.append(re.escape(glob[i]))
             i += 1
@@ -68,7 +100,9 @@ def _translate(glob: str) -> str:
 
 
 def _rule(line: str) -> Rule | None:
-    text = line.rstrip()
+    text = line.rstrip("\n")
+    while text.endswith(" ") and not text.endswith("\\ "):  # unless escaped, as in git
+        text = text[:-1]
     if not text or text.startswith("#"):
         return None
     negate = text.startswith("!")
@@ -103,28 +137,28 @@ class ModelIgnore:
                 verdict = not rule.negate
         return verdict
 
-    def dockerignore(self) -> str:
-        """The same rules as a ``.dockerignore`` for builds outside servekit.
 
-        Docker's patterns are always anchored, so a name pattern becomes ``**/name``;
-        they cannot say "folders only", so ``logs/`` there also excludes a file named
-        ``logs``.
-        """
-        lines = ["# Written by `servekit build --dockerfile-only` from .modelignore"]
-        for rule in self.rules:
-            bang, body = ("!", rule.pattern[1:]) if rule.negate else ("", rule.pattern)
-            body = body.rstrip("/")
-            if "/" in body:
-                lines.append(f"{bang}{body.lstrip('/')}")
-            else:
-                lines.append(f"{bang}**/{body}")
-        return "\n".join(lines) + "\n"
+def dockerignore(files: Sequence[str]) -> str:
+    """A ``.dockerignore`` that lets exactly ``files`` into a build context.
+
+    An allowlist rather than a translation of the patterns: Docker's rules are not git's
+    (Docker re-includes inside an excluded folder and has no folders-only patterns), so
+    only the resolved list gives the same image. A file added later stays out of the
+    image until ``servekit build --dockerfile-only`` runs again.
+    """
+    lines = [
+        "# Written by `servekit build --dockerfile-only` from .modelignore: exactly the",
+        "# files it let through then. Run it again after adding files.",
+        "**",
+    ]
+    lines += ["!" + re.sub(r"([*?\[\\])", r"\\\1", name) for name in files]
+    return "\n".join(lines) + "\n"
 
 
 def read_modelignore(project: Path) -> ModelIgnore:
     """The project's ``.modelignore`` rules (only ``.git/`` when it has none)."""
     path = project / FILENAME
-    return ModelIgnore.parse(path.read_text(encoding="utf-8") if path.is_file() else "")
+    return ModelIgnore.parse(path.read_text(encoding="utf-8-sig") if path.is_file() else "")
 
 
 def included_files(project: Path, ignore: ModelIgnore) -> list[str]:
