@@ -1,5 +1,5 @@
 """The ``servekit`` command: ``servekit serve TARGET [flags]``, ``servekit worker TARGET``,
-``servekit build PROJECT_DIR --target TARGET``.
+``servekit build PROJECT_DIR --target TARGET``, ``servekit k8s render --name ...``.
 
 Flags mirror the settings (``--port`` for ``SERVEKIT_PORT``); see
 :class:`~servekit.settings.Settings` or ``servekit serve --help``.
@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     from servekit.images import command as build_command
 
     build_command.add_parser(commands)
+    from servekit.k8s import command as k8s_command
+
+    k8s_command.add_parser(commands)
     return parser
 
 
@@ -256,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from servekit.images import command as build_command
 
             return build_command.run(ns)
+        if ns.command == "k8s":
+            from servekit.k8s import command as k8s_command
+
+            return k8s_command.run(ns)
         return worker(ns) if ns.command == "worker" else serve(ns)
     except ServekitError as exc:
         sys.stderr.write(f"servekit: error: {exc.message}\n")

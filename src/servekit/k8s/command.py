@@ -1,0 +1,138 @@
+"""``servekit k8s render``: the kustomization of one model version, rendered.
+
+Wired into ``servekit``'s parser by :func:`add_parser`; :func:`run` does the work and
+raises :class:`~servekit.errors.ConfigError` for anything the user has to change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from servekit.errors import ConfigError
+from servekit.k8s.checks import parse_setting
+from servekit.k8s.render import Release, parse_canary, render
+
+__all__ = ["add_parser", "run"]
+
+_KUSTOMIZE_TIMEOUT = 120
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``k8s`` (with its ``render`` subcommand) to ``servekit``'s subcommands."""
+    k8s = commands.add_parser(
+        "k8s",
+        help="Kubernetes manifests for a model",
+        description="Kubernetes manifests for a servekit model (kustomize).",
+    )
+    actions = k8s.add_subparsers(dest="k8s_command", required=True, metavar="COMMAND")
+    parser = actions.add_parser(
+        "render",
+        help="write and render the kustomization of one model version",
+        description=(
+            "Write DIR/kustomization.yaml for one version of a model, with a copy of "
+            "servekit's templates in DIR/templates, and print the rendered manifests "
+            "(`kubectl kustomize DIR`; apply them with `kubectl apply -k DIR`). Resources "
+            "are named NAME-vVERSION-servekit... (a '.' in VERSION is written '-'), and the "
+            "pods need a Secret 'servekit-tokens' with a key 'tokens' (one access token a "
+            "line). Rendering again replaces DIR/kustomization.yaml and DIR/templates: keep "
+            "your own changes in another kustomization that lists DIR in its resources, or "
+            "pass settings with --set."
+        ),
+    )
+    parser.add_argument("--name", required=True, help="the model's name (SERVEKIT_MODEL_NAME)")
+    parser.add_argument(
+        "--version", required=True, help="the model's version (SERVEKIT_MODEL_VERSION)"
+    )
+    parser.add_argument("--image", required=True, help="the model image, with a tag or a digest")
+    parser.add_argument("--gpu", action="store_true", help="one NVIDIA GPU per pod")
+    parser.add_argument(
+        "--async",
+        dest="async_workers",
+        action="store_true",
+        help="asynchronous jobs in Redis, run by a worker Deployment that KEDA scales",
+    )
+    parser.add_argument(
+        "--canary",
+        metavar="OTHER=WEIGHT",
+        help=(
+            "also write a Gateway API HTTPRoute sending WEIGHT percent of /models/NAME/ "
+            "to version OTHER (rendered on its own) and the rest to this version"
+        ),
+    )
+    parser.add_argument(
+        "--ingress",
+        choices=("traefik", "ingress"),
+        help="serve /models/NAME/VERSION/ through a Traefik IngressRoute or an Ingress "
+        "(ingress needs --namespace)",
+    )
+    parser.add_argument(
+        "--namespace",
+        help="the namespace of every resource (required with --ingress ingress, whose "
+        "Traefik middleware annotation names it)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a setting for the pods, in the servekit-settings ConfigMap: a SERVEKIT_* "
+        "setting or another environment variable (HOME, HF_HOME...); repeatable",
+    )
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="with --async: the Redis job store (redis://HOST[:PORT][/DB] or rediss://), "
+        "for servekit (SERVEKIT_ASYNC_STORE) and KEDA (REDIS_ADDRESS); no password",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="DIR",
+        help="where to write (default: ./k8s/NAME-vVERSION)",
+    )
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Run ``servekit k8s render``: write the folder, print the rendered YAML; 0 on success."""
+    release = Release(
+        name=ns.name,
+        version=ns.version,
+        image=ns.image,
+        gpu=ns.gpu,
+        async_workers=ns.async_workers,
+        canary=parse_canary(ns.canary) if ns.canary else None,
+        ingress=ns.ingress,
+        namespace=ns.namespace,
+        settings=tuple(parse_setting(text) for text in ns.settings),
+        redis_url=ns.redis_url,
+    )
+    folder = Path(ns.output) if ns.output else Path("k8s") / release.prefix[:-1]
+    written = render(release, folder)
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        sys.stdout.write(written[0].read_text(encoding="utf-8"))
+        print(
+            f"servekit: kubectl not found: wrote {folder}; render it with "
+            f"`kubectl kustomize {folder}` or `kustomize build {folder}`",
+            file=sys.stderr,
+        )
+        return 0
+    try:
+        done = subprocess.run(
+            [kubectl, "kustomize", str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=_KUSTOMIZE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ConfigError(f"kubectl kustomize {folder} took over {exc.timeout}s") from exc
+    if done.returncode != 0:
+        raise ConfigError(f"kubectl kustomize {folder} failed: {done.stderr.strip()}")
+    sys.stdout.write(done.stdout)
+    print(f"servekit: wrote {folder}; apply it with `kubectl apply -k {folder}`", file=sys.stderr)
+    return 0

@@ -1,0 +1,158 @@
+"""Fixtures for the Kubernetes templates: rendered combinations, and the tools that check
+them (kubectl, kubernetes-validate, checkov, promtool, node). Every tool that is missing
+fails its tests with what to install: none is skipped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from servekit.k8s.render import Release, render, templates
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = Path(str(templates()))
+SCHEMAS_DIR = REPO / ".venv" / "k8s-schemas"
+MONITORING_DIR = TEMPLATES / "monitoring"
+COMPONENTS = (
+    "gpu",
+    "async-workers",
+    "hpa-custom-metrics",
+    "servicemonitor",
+    "ingress-path/traefik",
+    "ingress-path/ingress",
+)
+OVERLAYS = ("canary-gateway", "canary-traefik", "seldon")
+INSTALL = {
+    "kubectl": "kubectl (the client; e.g. Debian's kubernetes-client or the upstream binary)",
+    "promtool": "promtool: apt-get install prometheus",
+    "node": "Node.js: apt-get install nodejs npm",
+}
+
+
+def tool(name: str) -> str:
+    """The path of ``name``, or a failed test saying how to install it."""
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: {INSTALL.get(name, name)} (scripts/test does)")
+    return found
+
+
+def kustomize(folder: Path) -> list[dict[str, Any]]:
+    """``kubectl kustomize folder``, parsed; a failure fails the test with kustomize's words."""
+    done = subprocess.run(
+        [tool("kubectl"), "kustomize", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"kubectl kustomize {folder}:\n{done.stderr}"
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+def write_kustomization(folder: Path, document: dict[str, Any]) -> Path:
+    """A kustomization.yaml in ``folder``; absolute paths of ``resources`` and
+    ``components`` (folders) are made relative, as kustomize wants them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key in ("resources", "components"):
+        if key in document:
+            document[key] = [
+                os.path.relpath(p, folder) if os.path.isabs(p) else p for p in document[key]
+            ]
+    (folder / "kustomization.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    return folder
+
+
+def combinations(root: Path) -> dict[str, Path]:
+    """Every way the templates are meant to be used, as folders to kustomize: the base,
+    each component alone and all together (over the base), each overlay, and what
+    ``servekit k8s render`` writes for its options."""
+    cases: dict[str, Path] = {"base": TEMPLATES / "base"}
+    kind = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    base = [str(TEMPLATES / "base")]
+    for component in COMPONENTS:
+        cases[f"component:{component}"] = write_kustomization(
+            root / component.replace("/", "-"),
+            {**kind, "resources": base, "components": [str(TEMPLATES / "components" / component)]},
+        )
+    together = [c for c in COMPONENTS if c != "ingress-path/ingress"]
+    cases["components:all"] = write_kustomization(
+        root / "all",
+        {
+            **kind,
+            "namePrefix": "acme-",
+            "nameSuffix": "-prod",
+            "resources": base,
+            "components": [str(TEMPLATES / "components" / c) for c in together],
+        },
+    )
+    for overlay in OVERLAYS:
+        cases[f"overlay:{overlay}"] = TEMPLATES / "overlays" / overlay
+    releases = {
+        "render:plain": Release("churn", "3", "registry.example.com/churn:3"),
+        "render:everything": Release(
+            "churn",
+            "3.1",
+            "registry.example.com/churn@sha256:" + "a" * 64,
+            gpu=True,
+            async_workers=True,
+            canary=("3.0", 10),
+            ingress="traefik",
+            namespace="ml",
+            settings=(("SERVEKIT_TIMEOUT", "30"), ("HF_HOME", "/tmp/hf")),
+            redis_url="rediss://redis.data:6380/2",
+        ),
+        "render:ingress": Release(
+            "fraud", "7", "registry.example.com/fraud:7", ingress="ingress", namespace="risk"
+        ),
+    }
+    for case, release in releases.items():
+        folder = root / case.replace(":", "-")
+        render(release, folder)
+        cases[case] = folder
+    return cases
+
+
+@pytest.fixture(scope="session")
+def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The combinations' folders (written once a session)."""
+    return combinations(tmp_path_factory.mktemp("k8s-cases"))
+
+
+@pytest.fixture(scope="session")
+def rendered(cases: dict[str, Path]) -> dict[str, list[dict[str, Any]]]:
+    """Every combination rendered by kubectl kustomize (once a session)."""
+    return {case: kustomize(folder) for case, folder in cases.items()}
+
+
+@pytest.fixture(scope="session")
+def rendered_files(
+    rendered: dict[str, list[dict[str, Any]]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A folder with one YAML file of rendered manifests per combination."""
+    folder = tmp_path_factory.mktemp("k8s-rendered")
+    for case, documents in rendered.items():
+        name = case.replace(":", "-").replace("/", "-")
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump_all(documents), encoding="utf-8")
+    return folder
+
+
+def venv_tool(name: str, env: str, hint: str, *elsewhere: Path) -> str:
+    """``$env``, a console script of the test environment or one of ``elsewhere``, else
+    a failed test."""
+    candidates = [os.environ.get(env, ""), str(Path(sys.executable).parent / name)]
+    candidates += [str(path) for path in elsewhere]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: {hint} (scripts/test does)")
+    return found

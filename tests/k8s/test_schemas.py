@@ -1,0 +1,265 @@
+"""Schema validation, offline: Kubernetes' own resources with kubernetes-validate --strict
+at the oldest and newest Kubernetes the templates support; the custom resources with the
+JSON schemas of the @kubernetes-models npm packages (KEDA, Traefik, Gateway API,
+Prometheus Operator); the SeldonDeployment, whose CRD no package ships, through its pod
+spec (strict, as a Pod) and the fields Seldon reads; and a security scan with checkov."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.k8s.conftest import REPO, SCHEMAS_DIR, TEMPLATES, tool, venv_tool
+
+KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
+"""Oldest supported: 1.30, where preStop's `sleep` action is on by default (beta)."""
+CUSTOM = {
+    "keda.sh/v1alpha1",
+    "traefik.io/v1alpha1",
+    "gateway.networking.k8s.io/v1",
+    "monitoring.coreos.com/v1",
+}
+SELDON = "machinelearning.seldon.io/v1"
+
+
+def all_documents(rendered: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    documents = [d for docs in rendered.values() for d in docs]
+    documents.append(yaml.safe_load((TEMPLATES / "monitoring" / "prometheusrule.yaml").read_text()))
+    return documents
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_kubernetes_resources_are_valid_strictly(
+    rendered: dict[str, list[dict[str, Any]]], version: str, tmp_path: Path
+) -> None:
+    validate = venv_tool(
+        "kubernetes-validate",
+        "SERVEKIT_TEST_KUBERNETES_VALIDATE",
+        "pip install kubernetes-validate",
+    )
+    core = [d for d in all_documents(rendered) if d["apiVersion"] not in CUSTOM | {SELDON}]
+    for seldon in (d for d in all_documents(rendered) if d["apiVersion"] == SELDON):
+        for predictor in seldon["spec"]["predictors"]:
+            for component in predictor["componentSpecs"]:
+                metadata = {
+                    "name": f"{seldon['metadata']['name']}-pod",
+                    **component.get("metadata", {}),
+                }
+                core.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": metadata,
+                        "spec": component["spec"],
+                    }
+                )
+    kinds = {d["kind"] for d in core}
+    assert kinds >= {
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "ConfigMap",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "Ingress",
+        "Pod",
+    }
+    files = []
+    for index, document in enumerate(core):
+        path = tmp_path / f"{index:03}-{document['kind']}.yaml"
+        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+        files.append(str(path))
+    done = subprocess.run(
+        [validate, "--strict", "--quiet", "-k", version, *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"kubernetes-validate {version}:\n{done.stdout}{done.stderr}"
+
+
+def test_the_strict_validation_can_fail(tmp_path: Path) -> None:
+    validate = venv_tool(
+        "kubernetes-validate",
+        "SERVEKIT_TEST_KUBERNETES_VALIDATE",
+        "pip install kubernetes-validate",
+    )
+    deployment = yaml.safe_load((TEMPLATES / "base" / "deployment.yaml").read_text())
+    deployment["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["sleep"][
+        "second"
+    ] = 5
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(deployment), encoding="utf-8")
+    done = subprocess.run(
+        [validate, "--strict", "--quiet", "-k", KUBERNETES_VERSIONS[0], str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "second" in done.stdout + done.stderr
+
+
+def validate_custom(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run tests/k8s/validate_resources.mjs (with the packages of tests/k8s/package.json)."""
+    node = tool("node")
+    if not (SCHEMAS_DIR / "node_modules" / "@kubernetes-models" / "keda").is_dir():
+        pytest.fail(
+            f"the CRD schemas are not installed in {SCHEMAS_DIR}: cp tests/k8s/package.json "
+            f"tests/k8s/package-lock.json {SCHEMAS_DIR.relative_to(REPO)}/ && npm ci --prefix "
+            f"{SCHEMAS_DIR.relative_to(REPO)} (scripts/test does)"
+        )
+    script = SCHEMAS_DIR / "validate_resources.mjs"  # imports resolve from its own folder
+    shutil.copyfile(Path(__file__).with_name("validate_resources.mjs"), script)
+    done = subprocess.run(
+        [node, str(script)],
+        input=json.dumps(documents),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results: list[dict[str, Any]] = json.loads(done.stdout)
+    return results
+
+
+def test_custom_resources_match_their_crd_schemas(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    custom = [d for d in all_documents(rendered) if d["apiVersion"] in CUSTOM]
+    kinds = {d["kind"] for d in custom}
+    assert kinds == {
+        "ScaledObject",
+        "IngressRoute",
+        "Middleware",
+        "TraefikService",
+        "HTTPRoute",
+        "ServiceMonitor",
+        "PrometheusRule",
+    }
+    failures = [r for r in validate_custom(custom) if r["error"] is not None]
+    assert failures == []
+
+
+def test_the_crd_schemas_catch_mistakes() -> None:
+    wrong = [
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "a"},
+            "spec": {"rules": [{"backendRefs": [{"name": "s", "port": 80, "weight": "90%"}]}]},
+        },
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": {"name": "a"},
+            "spec": {"selector": {}, "endpoints": [{"port": "metrics", "interval": "15 seconds"}]},
+        },
+        {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": {"name": "a"},
+            "spec": {"scaleTargetRef": {"name": "w"}, "minReplicaCount": "one", "triggers": []},
+        },
+        {
+            "apiVersion": "traefik.io/v1alpha1",
+            "kind": "TraefikService",
+            "metadata": {"name": "a"},
+            "spec": {"weighted": {"services": [{"name": "s", "weight": "ten"}]}},
+        },
+    ]
+    assert [r["error"] is not None for r in validate_custom(wrong)] == [True] * len(wrong)
+
+
+def test_the_seldon_deployment_is_what_seldon_core_reads(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    (seldon,) = [d for d in rendered["overlay:seldon"] if d["kind"] == "SeldonDeployment"]
+    assert seldon["apiVersion"] == SELDON
+    assert seldon["spec"]["protocol"] == "seldon"
+    config = next(d for d in rendered["overlay:seldon"] if d["kind"] == "ConfigMap")["data"]
+    for predictor in seldon["spec"]["predictors"]:
+        graph = predictor["graph"]
+        containers = [
+            c["name"] for s in predictor["componentSpecs"] for c in s["spec"]["containers"]
+        ]
+        assert graph["name"] in containers, (
+            "Seldon binds the graph's unit to the container of its name"
+        )
+        assert graph["type"] == "MODEL"
+        assert graph["endpoint"]["type"] == "REST"
+        assert graph["endpoint"]["httpPort"] == int(config["SERVEKIT_PORT"])
+        assert graph["children"] == []
+
+
+@pytest.fixture(scope="session")
+def checkov_report(rendered_files: Path) -> dict[str, Any]:
+    """checkov run once a session over every rendered combination."""
+    checkov = venv_tool(
+        "checkov",
+        "SERVEKIT_TEST_CHECKOV",
+        "python3 -m venv .venv-checkov && .venv-checkov/bin/pip install checkov, then "
+        "SERVEKIT_TEST_CHECKOV=.venv-checkov/bin/checkov",
+        REPO / ".venv-checkov" / "bin" / "checkov",  # its own: its pins clash with pytest's
+    )
+    if not Path(checkov).is_absolute():
+        checkov = str(REPO / checkov)
+    done = subprocess.run(
+        [
+            checkov,
+            "-d",
+            str(rendered_files),
+            "--config-file",
+            str(TEMPLATES / "checkov.yaml"),
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.stdout.strip(), f"checkov printed nothing:\n{done.stderr}"
+    report = json.loads(done.stdout)
+    return report if isinstance(report, dict) else {"results": {}, "summary": report[0]["summary"]}
+
+
+def test_checkov_finds_nothing_but_the_justified_skips(checkov_report: dict[str, Any]) -> None:
+    summary = checkov_report["summary"]
+    failed = [
+        f"{c['check_id']} {c['resource']}"
+        for c in checkov_report["results"].get("failed_checks", [])
+    ]
+    assert failed == []
+    assert summary["failed"] == 0
+    assert summary["passed"] > 100
+    for skipped in checkov_report["results"].get("skipped_checks", []):
+        assert skipped["check_id"] == "CKV_K8S_9", skipped
+        assert len(skipped["suppress_comment"]) > 40, "every skip says why"
+
+
+def test_every_skipped_check_is_justified() -> None:
+    lines = (TEMPLATES / "checkov.yaml").read_text(encoding="utf-8").splitlines()
+    config = yaml.safe_load("\n".join(lines))
+    assert config["skip-check"]
+    for check in config["skip-check"]:
+        index = lines.index(f"  - {check}")
+        reason = []
+        for line in reversed(lines[:index]):
+            if not line.strip().startswith("#"):
+                break
+            reason.append(line)
+        assert len(" ".join(reason)) > 80, f"{check} is skipped without a reason above it"
