@@ -136,6 +136,13 @@ def run(ns: argparse.Namespace) -> int:
         if ns.dockerfile_only:
             return _write_dockerfile_only(plan, dockerfile)
         engine = find_engine(ns.engine)
+        if not ns.base_image and not engine.has_image(plan.base_image):
+            # Never pull a short name like servekit/cpu from a public registry by accident.
+            raise ConfigError(
+                f"the base image {plan.base_image} is not on this machine ({engine.name}): "
+                "build it from servekit's source with base-images/build, or name one "
+                "with --base-image"
+            )
         with tempfile.TemporaryDirectory(prefix="servekit-build-") as tmp:
             context, path = Path(tmp) / "context", Path(tmp) / "Dockerfile"
             context.mkdir()

@@ -40,6 +40,20 @@ class Engine:
         # --format docker keeps HEALTHCHECK, which the OCI image format has no field for.
         return [*head, *extra, "-f", str(dockerfile), "-t", tag, str(context)]
 
+    def has_image(self, ref: str) -> bool:
+        """Whether ``ref`` is in this engine's local image store."""
+        if self.name == "docker":
+            command = [self.path, "image", "inspect", ref]
+        elif self.name == "podman":
+            command = [self.path, "image", "exists", ref]
+        else:
+            command = [self.path, "inspect", "--type", "image", ref]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0
+
 
 def _docker_answers(path: str) -> bool:
     try:
