@@ -34,6 +34,13 @@ INSTALL = {
     "promtool": "promtool: apt-get install prometheus",
     "node": "Node.js: apt-get install nodejs npm",
 }
+CUSTOM = {
+    "keda.sh/v1alpha1",
+    "traefik.io/v1alpha1",
+    "gateway.networking.k8s.io/v1",
+    "monitoring.coreos.com/v1",
+}
+"""The apiVersions of the custom resources validated with tests/k8s/validate_resources.mjs."""
 
 
 def tool(name: str) -> str:
@@ -156,3 +163,10 @@ def venv_tool(name: str, env: str, hint: str, *elsewhere: Path) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: {hint} (scripts/test does)")
     return found
+
+
+def all_documents(rendered: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every rendered document, and monitoring/prometheusrule.yaml (applied on its own)."""
+    documents = [d for docs in rendered.values() for d in docs]
+    documents.append(yaml.safe_load((MONITORING_DIR / "prometheusrule.yaml").read_text()))
+    return documents

@@ -1,13 +1,11 @@
 """Schema validation, offline: Kubernetes' own resources with kubernetes-validate --strict
-at the oldest and newest Kubernetes the templates support; the custom resources with the
-JSON schemas of the @kubernetes-models npm packages (KEDA, Traefik, Gateway API,
-Prometheus Operator); the SeldonDeployment, whose CRD no package ships, through its pod
-spec (strict, as a Pod) and the fields Seldon reads; and a security scan with checkov."""
+at the oldest and newest Kubernetes the templates support (the custom resources are in
+test_custom_resources.py); the SeldonDeployment, whose CRD no package ships, through its
+pod spec (strict, as a Pod) and the fields Seldon reads; and a security scan with checkov."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,23 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.k8s.conftest import REPO, SCHEMAS_DIR, TEMPLATES, tool, venv_tool
+from tests.k8s.conftest import CUSTOM, REPO, TEMPLATES, all_documents, venv_tool
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 """Oldest supported: 1.30, where preStop's `sleep` action is on by default (beta)."""
-CUSTOM = {
-    "keda.sh/v1alpha1",
-    "traefik.io/v1alpha1",
-    "gateway.networking.k8s.io/v1",
-    "monitoring.coreos.com/v1",
-}
 SELDON = "machinelearning.seldon.io/v1"
-
-
-def all_documents(rendered: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    documents = [d for docs in rendered.values() for d in docs]
-    documents.append(yaml.safe_load((TEMPLATES / "monitoring" / "prometheusrule.yaml").read_text()))
-    return documents
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -107,78 +93,6 @@ def test_the_strict_validation_can_fail(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "second" in done.stdout + done.stderr
-
-
-def validate_custom(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run tests/k8s/validate_resources.mjs (with the packages of tests/k8s/package.json)."""
-    node = tool("node")
-    if not (SCHEMAS_DIR / "node_modules" / "@kubernetes-models" / "keda").is_dir():
-        pytest.fail(
-            f"the CRD schemas are not installed in {SCHEMAS_DIR}: cp tests/k8s/package.json "
-            f"tests/k8s/package-lock.json {SCHEMAS_DIR.relative_to(REPO)}/ && npm ci --prefix "
-            f"{SCHEMAS_DIR.relative_to(REPO)} (scripts/test does)"
-        )
-    script = SCHEMAS_DIR / "validate_resources.mjs"  # imports resolve from its own folder
-    shutil.copyfile(Path(__file__).with_name("validate_resources.mjs"), script)
-    done = subprocess.run(
-        [node, str(script)],
-        input=json.dumps(documents),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    results: list[dict[str, Any]] = json.loads(done.stdout)
-    return results
-
-
-def test_custom_resources_match_their_crd_schemas(
-    rendered: dict[str, list[dict[str, Any]]],
-) -> None:
-    custom = [d for d in all_documents(rendered) if d["apiVersion"] in CUSTOM]
-    kinds = {d["kind"] for d in custom}
-    assert kinds == {
-        "ScaledObject",
-        "IngressRoute",
-        "Middleware",
-        "TraefikService",
-        "HTTPRoute",
-        "ServiceMonitor",
-        "PrometheusRule",
-    }
-    failures = [r for r in validate_custom(custom) if r["error"] is not None]
-    assert failures == []
-
-
-def test_the_crd_schemas_catch_mistakes() -> None:
-    wrong = [
-        {
-            "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "HTTPRoute",
-            "metadata": {"name": "a"},
-            "spec": {"rules": [{"backendRefs": [{"name": "s", "port": 80, "weight": "90%"}]}]},
-        },
-        {
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "ServiceMonitor",
-            "metadata": {"name": "a"},
-            "spec": {"selector": {}, "endpoints": [{"port": "metrics", "interval": "15 seconds"}]},
-        },
-        {
-            "apiVersion": "keda.sh/v1alpha1",
-            "kind": "ScaledObject",
-            "metadata": {"name": "a"},
-            "spec": {"scaleTargetRef": {"name": "w"}, "minReplicaCount": "one", "triggers": []},
-        },
-        {
-            "apiVersion": "traefik.io/v1alpha1",
-            "kind": "TraefikService",
-            "metadata": {"name": "a"},
-            "spec": {"weighted": {"services": [{"name": "s", "weight": "ten"}]}},
-        },
-    ]
-    assert [r["error"] is not None for r in validate_custom(wrong)] == [True] * len(wrong)
 
 
 def test_the_seldon_deployment_is_what_seldon_core_reads(
