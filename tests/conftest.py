@@ -36,6 +36,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def sized_model(x: int, size: int = 0) -> Any:
+    """A model for the job and queue tests: fails for x < 0, answers something JSON
+    cannot hold for x == 99, and pads its answer with ``size`` bytes."""
+    if x < 0:
+        raise ValueError("negative")
+    if x == 99:
+        return {1, object()}  # not JSON
+    return {"x": x, "pad": "p" * size}
+
+
 def write_project(folder: Path, files: dict[str, str]) -> Path:
     """Write ``files`` (name -> source, dedented) into ``folder``; return the folder."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,9 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,9 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN = "localhost/servekit-test/debian:bookworm"
 CERTS = "--volume=/etc/ssl/certs:/etc/ssl/certs:ro"
-TOOLS = {
-    "podman": "podman",
-    "buildah": "buildah",
-    "debootstrap": "debootstrap",
-    "runc": "runc",
-    "catatonit": "catatonit",  # the pause process of podman's pods
-}
+TOOLS = ("podman", "buildah", "debootstrap", "runc", "catatonit")
+"""Commands the image tests run, each from the Debian package of its name (catatonit is
+the pause process of podman's pods)."""
 
 
 def image(flavour: str) -> str:
@@ -43,7 +40,7 @@ def image(flavour: str) -> str:
 
 def require_tools() -> None:
     """Fail (never skip) when a tool is missing, saying what to install."""
-    missing = [package for tool, package in TOOLS.items() if shutil.which(tool) is None]
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         pytest.fail(
             f"the image tests need {', '.join(missing)}: apt-get install {' '.join(missing)} "
@@ -121,7 +118,6 @@ class Container:
     cid: str
     port: int
     env: dict[str, str]
-    stopped: bool = field(default=False)
 
     @property
     def url(self) -> str:
@@ -135,8 +131,6 @@ class Container:
         return done.stdout + done.stderr
 
     def wait_ready(self, seconds: float = 60) -> None:
-        import urllib.request
-
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:

@@ -12,12 +12,14 @@ import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from servekit._version import __version__
 from servekit.errors import ConfigError, ServekitError
+from servekit.images import command as build_command
+from servekit.k8s import command as k8s_command
 from servekit.settings import Settings, env_name, parse_value
 
 __all__ = ["main"]
@@ -50,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print the generated uWSGI configuration and exit",
     )
     _add_setting_flags(serve)
+    serve.set_defaults(handler=serve_command)
     worker = commands.add_parser(
         "worker",
         help="run asynchronous jobs, or answer SeldonMessages from RabbitMQ",
@@ -69,11 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--pidfile", default="", help=argparse.SUPPRESS)
     _add_setting_flags(worker)
-    from servekit.images import command as build_command
-
+    worker.set_defaults(handler=worker_command)
+    # Each adds its command with set_defaults(handler=its run function).
     build_command.add_parser(commands)
-    from servekit.k8s import command as k8s_command
-
     k8s_command.add_parser(commands)
     return parser
 
@@ -136,7 +137,7 @@ def _settings(ns: argparse.Namespace) -> tuple[Settings, Path]:
     return settings, project_dir
 
 
-def worker(ns: argparse.Namespace) -> int:
+def worker_command(ns: argparse.Namespace) -> int:
     """Check the target and the store (or the AMQP settings), then run the job workers
     (or AMQP consumers) until stopped."""
     from servekit.logs import configure_logging
@@ -181,7 +182,7 @@ def _amqp_worker(settings: Settings, project_dir: Path, pidfile: str) -> int:
     return run_supervisor(settings, settings.worker_processes, pidfile, workload=workload)
 
 
-def serve(ns: argparse.Namespace) -> int:
+def serve_command(ns: argparse.Namespace) -> int:
     """Check the target, then exec uWSGI (or run the development server)."""
     from servekit.logs import configure_logging
     from servekit.runtimes import check_target, parse_target
@@ -255,15 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``servekit`` console script and ``python -m servekit``."""
     ns = _parser().parse_args(argv)
     try:
-        if ns.command == "build":
-            from servekit.images import command as build_command
-
-            return build_command.run(ns)
-        if ns.command == "k8s":
-            from servekit.k8s import command as k8s_command
-
-            return k8s_command.run(ns)
-        return worker(ns) if ns.command == "worker" else serve(ns)
+        handler: Callable[[argparse.Namespace], int] = ns.handler
+        return handler(ns)
     except ServekitError as exc:
         sys.stderr.write(f"servekit: error: {exc.message}\n")
         return 2

@@ -167,7 +167,7 @@ def test_the_rendered_deployment_runs_as_a_non_root_read_only_pod_and_drains(
         )
         try:
             time.sleep(1.5)
-            assert sh(["podman", "pod", "stop", "-t", "40", pod.name], env, timeout=90)
+            sh(["podman", "pod", "stop", "-t", "40", pod.name], env, timeout=90)  # fails on != 0
             out, _ = watcher.communicate(timeout=60)
         finally:
             if watcher.poll() is None:

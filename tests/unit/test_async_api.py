@@ -27,14 +27,7 @@ from servekit.runtimes.function import FunctionRuntime
 from servekit.serving.deadline import Deadline
 from servekit.settings import Settings
 from tests.conftest import free_port
-
-
-def model(x: int, size: int = 0) -> Any:
-    if x < 0:
-        raise ValueError("negative")
-    if x == 99:
-        return {1, object()}  # not JSON
-    return {"x": x, "pad": "p" * size}
+from tests.conftest import sized_model as model
 
 
 @pytest.fixture

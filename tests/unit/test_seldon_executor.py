@@ -15,6 +15,7 @@ from servekit.core.envelope import Release
 from servekit.runtimes.function import FunctionRuntime
 from servekit.seldon.executor import Executor, Reply
 from servekit.seldon.plane import SeldonPlane
+from tests.conftest import sized_model as model
 
 FAILED = {"code": 0, "info": "Prediction Failed", "status": "FAILURE"}
 TOO_LARGE = {
@@ -23,14 +24,6 @@ TOO_LARGE = {
     "reason": "payload is large",
     "status": "FAILURE",
 }
-
-
-def model(x: int, size: int = 0) -> Any:
-    if x < 0:
-        raise ValueError("negative")
-    if x == 99:
-        return {1, object()}  # not JSON
-    return {"x": x, "pad": "p" * size}
 
 
 def executor_of(

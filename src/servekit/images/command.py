@@ -63,6 +63,7 @@ def add_parser(commands: Any) -> None:
         help="write PROJECT_DIR/Dockerfile and .dockerignore, and do not build",
     )
     build.add_argument("--quiet", action="store_true", help="do not show the Dockerfile")
+    build.set_defaults(handler=run)
 
 
 def stage_context(project: Project, context: Path) -> None:

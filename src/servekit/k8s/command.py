@@ -94,6 +94,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="DIR",
         help="where to write (default: ./k8s/NAME-vVERSION)",
     )
+    parser.set_defaults(handler=run)
 
 
 def run(ns: argparse.Namespace) -> int:
