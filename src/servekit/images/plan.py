@@ -97,7 +97,7 @@ def plan_build(
     else:
         spec = target.strip()
     tag = tag or default_tag(project.root)
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise ConfigError(f"--tag {tag!r} is not an image name (name[:tag], lower case)")
     flavour = base_flavour(parsed.runtime, gpu)
     return BuildPlan(

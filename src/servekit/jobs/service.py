@@ -23,8 +23,8 @@ from servekit.jobs.store import JobStore
 
 __all__ = ["AsyncPredictions", "public_status"]
 
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def public_status(state: str) -> str:
@@ -61,7 +61,7 @@ class AsyncPredictions:
     def submit(self, body: bytes, idempotency_key: str | None, request_id: str) -> bytes:
         """Validate and queue ``body``; the ``{"asyncPredictionId"}`` answer as JSON."""
         self.check_length(len(body))
-        if idempotency_key is not None and not _KEY.match(idempotency_key):
+        if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
             raise errors.BadRequest(
                 "the Idempotency-Key header must be 1 to 255 printable ASCII characters "
                 "without spaces"
@@ -74,7 +74,7 @@ class AsyncPredictions:
 
     def status(self, job_id: str) -> bytes:
         """The job's status document as JSON; NotFound for an unknown or expired id."""
-        job = self.store.get(job_id) if _JOB_ID.match(job_id) else None
+        job = self.store.get(job_id) if _JOB_ID.fullmatch(job_id) else None
         if job is None:
             raise errors.NotFound(
                 f"no asynchronous prediction {job_id!r}: the id is unknown, or its result "

@@ -58,14 +58,14 @@ def resource_names(name: str, version: str) -> list[str]:
 
 
 def _check_names(release: Release) -> None:
-    if not _DNS_1035.match(release.name):
+    if not _DNS_1035.fullmatch(release.name):
         raise ConfigError(
             f"--name {release.name!r}: lower-case letters, digits and '-', starting with a "
             "letter and ending with a letter or digit (a Service name, DNS-1035)"
         )
     versions = (release.version, *(release.canary[:1] if release.canary else ()))
     for version in versions:
-        if not _VERSION.match(version):
+        if not _VERSION.fullmatch(version):
             raise ConfigError(
                 f"version {version!r}: lower-case letters, digits and '.' (not first or "
                 "last). Resource names write '.' as '-' (3.1 is NAME-v3-1-...), so a '-' "
@@ -86,7 +86,7 @@ def check(release: Release) -> None:
         raise ConfigError("--canary names this same version: give the other one")
     if release.ingress not in (None, "traefik", "ingress"):
         raise ConfigError(f"--ingress {release.ingress!r}: traefik or ingress")
-    if release.namespace is not None and not _DNS_LABEL.match(release.namespace):
+    if release.namespace is not None and not _DNS_LABEL.fullmatch(release.namespace):
         raise ConfigError(f"--namespace {release.namespace!r} is not a Kubernetes name")
     if release.ingress == "ingress" and release.namespace is None:
         raise ConfigError(
@@ -108,7 +108,7 @@ def parse_setting(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` of ``--set``: a servekit setting (``SERVEKIT_*``, its value checked)
     or another environment variable (``HOME``, ``HF_HOME``...)."""
     key, sep, value = text.partition("=")
-    if not sep or not _ENV_NAME.match(key):
+    if not sep or not _ENV_NAME.fullmatch(key):
         raise ConfigError(
             f"--set {text!r}: expected KEY=VALUE with an environment variable name "
             "(upper case, digits, '_'), e.g. --set SERVEKIT_TIMEOUT=30"

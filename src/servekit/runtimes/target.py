@@ -70,12 +70,12 @@ def parse_target(spec: str, project_dir: str = "") -> Target:
     location, colon, name = text.rpartition(":")
     if not colon or not location or not name:
         raise LoadError(f"TARGET {spec!r} is not of the form {_FORMS}")
-    if not _DOTTED.match(name):
+    if not _DOTTED.fullmatch(name):
         raise LoadError(f"TARGET {spec!r}: {name!r} is not a Python name")
     suffix = Path(location).suffix.lower()
     if suffix in (".py", ".r") or "/" in location or os.sep in location:
         runtime = "r" if suffix == ".r" else "python"
         return Target(text, runtime, name, path=(base / location).resolve())
-    if not _DOTTED.match(location):
+    if not _DOTTED.fullmatch(location):
         raise LoadError(f"TARGET {spec!r}: {location!r} is neither a .py file nor a module name")
     return Target(text, "python", name, module=location)
