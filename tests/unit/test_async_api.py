@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from servekit import errors
 from servekit.core.dataplane import DataPlane
 from servekit.core.envelope import Release
+from servekit.core.runner import call_now
 from servekit.http import ServerState, create_app
 from servekit.jobs import JobPolicy
 from servekit.jobs.memory import MemoryStore
@@ -50,7 +50,7 @@ def service(plane: DataPlane, store: MemoryStore) -> AsyncPredictions:
 def run_all(plane: DataPlane, store: MemoryStore, max_result: int = 1000) -> None:
     stop = threading.Event()
     worker = Worker(
-        store, JobRunner(plane, max_result, nullcontext), JobMetrics(CollectorRegistry()), stop
+        store, JobRunner(plane, max_result, call_now), JobMetrics(CollectorRegistry()), stop
     )
     while (lease := store.lease(worker.name, 0.05)) is not None:
         worker.work(lease)
@@ -134,7 +134,7 @@ def test_a_timed_out_attempt_is_retried_and_replaces_the_worker(store: MemorySto
     runtime.load()
     plane = DataPlane(runtime, Release("0", "m", "1"))
     job_id = store.submit(b'{"data": {"pause": 2}}').job_id
-    runner = JobRunner(plane, 1000, Deadline(0.2, lambda: None).guard)
+    runner = JobRunner(plane, 1000, Deadline(0.2, lambda: None).run)
     worker = Worker(store, runner, JobMetrics(CollectorRegistry()), threading.Event())
     lease = store.lease(worker.name, 0.1)
     assert lease is not None
@@ -149,9 +149,7 @@ def test_a_timed_out_attempt_is_retried_and_replaces_the_worker(store: MemorySto
 
 def test_a_stopped_worker_returns(plane: DataPlane, store: MemoryStore) -> None:
     stop = threading.Event()
-    worker = Worker(
-        store, JobRunner(plane, 1000, nullcontext), JobMetrics(CollectorRegistry()), stop
-    )
+    worker = Worker(store, JobRunner(plane, 1000, call_now), JobMetrics(CollectorRegistry()), stop)
     thread = threading.Thread(target=worker.run)
     thread.start()
     job_id = store.submit(b'{"data": {"x": 5}}').job_id

@@ -160,7 +160,9 @@ def test_auth_and_metrics_cover_the_seldon_routes(tmp_path: Path) -> None:
     assert 'calls_total{method="predict"} 1.0' in metrics
     assert 'scale{method="predict"} 2.0' in metrics
     assert 'work_ms_count{kind="t",method="predict"} 1.0' in metrics
-    client.get("/health/status")
+    # health_status() runs the user's code: it needs a token, like predictions.
+    assert client.get("/health/status").status_code == 401
+    client.get("/health/status", headers={"Authorization": "Bearer k"})
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'calls_total{method="health"} 1.0' in metrics, "probes count apart"
     assert 'calls_total{method="predict"} 1.0' in metrics
@@ -326,7 +328,7 @@ def test_seldon_predictions_obey_the_request_deadline(tmp_path: Path) -> None:
     app = create_app(
         chosen,
         ServerState(dataplane=load_dataplane(chosen)),
-        guard=Deadline(0.3, lambda: None).guard,
+        run=Deadline(0.3, lambda: None).run,
     )
     slow = app.test_client().post("/api/v1.0/predictions", json={"jsonData": {"x": 2}})
     assert slow.status_code == 504

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
 
 from servekit import errors
+from servekit.core.runner import Runner
 from servekit.openapi_parts import SCHEMAS
 from servekit.seldon.message import seldon_error
 from servekit.seldon.plane import SeldonAnswer, SeldonPlane
@@ -32,7 +32,7 @@ PREDICT = ("/api/v1.0/predictions", "/api/v0.1/predictions", "/predict")
 FEEDBACK = ("/api/v1.0/feedback", "/api/v0.1/feedback", "/send-feedback")
 STATUS = ("/health/status", "/api/v1.0/health/status")
 METADATA = ("/metadata", "/api/v1.0/metadata")
-PROTECTED = (*PREDICT, *FEEDBACK)
+PROTECTED = (*PREDICT, *FEEDBACK, *STATUS)
 """Seldon routes that need an access token, like predictions."""
 SELDON_ROUTES = frozenset((*PROTECTED, *STATUS, *METADATA, "/health/ping", "/seldon.json"))
 """Routes whose errors are answered in Seldon's envelope."""
@@ -66,11 +66,11 @@ def register(
     seldon: SeldonPlane | None,
     metrics: UserMetrics,
     telemetry: ServerMetrics,
-    guard: Callable[[], AbstractContextManager[None]],
+    run: Runner,
 ) -> None:
     """Add Seldon's routes to ``app``; with ``seldon`` None (no model yet) they are 503.
-    Predictions and feedback run under ``guard`` (the request deadline), as on ``/model``,
-    and their time counts as model time."""
+    Predictions, feedback and a class's ``health_status()`` run under ``run`` (the request
+    deadline), as on ``/model``, and their time counts as model time."""
 
     def plane() -> SeldonPlane:
         if seldon is None:
@@ -86,8 +86,8 @@ def register(
     def timed(call: Callable[[Any, str], SeldonAnswer]) -> SeldonAnswer:
         document = _message()
         started = time.perf_counter()
-        with guard():
-            found = call(document, g.request_id)
+        request_id = g.request_id
+        found = run(lambda: call(document, request_id))
         telemetry.model_seconds.observe(time.perf_counter() - started)
         return found
 
@@ -98,7 +98,8 @@ def register(
         return answer(timed(plane().feedback), "feedback")
 
     def status() -> Response:
-        return answer(plane().health(g.request_id), "health")
+        seldon, request_id = plane(), g.request_id
+        return answer(run(lambda: seldon.health(request_id)), "health")
 
     def metadata() -> Response:
         return Response(orjson.dumps(plane().metadata(g.request_id)), mimetype=_JSON)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from servekit import errors
 from servekit.core.dataplane import DataPlane
+from servekit.core.runner import Runner
 from servekit.jobs.model import Lease
 from servekit.jobs.store import JobStore
 
@@ -35,18 +34,17 @@ class Outcome:
 
 @dataclass
 class JobRunner:
-    """Runs leased jobs through the data plane under ``guard`` (the job's deadline)."""
+    """Runs leased jobs through the data plane under ``run_call`` (the job's deadline)."""
 
     plane: DataPlane
     max_result_bytes: int
-    guard: Callable[[], AbstractContextManager[None]]
+    run_call: Runner
 
     def run(self, lease: Lease) -> Outcome:
         """One attempt; never raises for the model's or the request's errors."""
         prefix = f"attempt {lease.attempt}"
         try:
-            with self.guard():
-                result, _ = self.plane.run(lease.payload, lease.job_id)
+            result, _ = self.run_call(lambda: self.plane.run(lease.payload, lease.job_id))
             body = self.plane.encode_result(result, lease.job_id)
         except errors.ServekitError as exc:
             # A server-side failure (the model, a timeout) may pass on another try; a

@@ -90,8 +90,8 @@ def job_worker(settings: Settings) -> Child:
         except ServekitError as exc:
             report_load_error(exc)
             return EXIT_LOAD_FAILED
-        guard = Deadline(settings.async_timeout, lambda: None, "SERVEKIT_ASYNC_TIMEOUT").guard
-        runner = JobRunner(plane, settings.async_max_result_bytes, guard)
+        deadline = Deadline(settings.async_timeout, lambda: None, "SERVEKIT_ASYNC_TIMEOUT")
+        runner = JobRunner(plane, settings.async_max_result_bytes, deadline.run)
         try:
             Worker(store, runner, JobMetrics(CollectorRegistry()), stop).run()
         finally:

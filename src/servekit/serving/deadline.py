@@ -1,28 +1,41 @@
-"""Request deadlines: a prediction past the timeout is answered 504 TIMEOUT.
+"""Request deadlines: a prediction past the timeout is answered 504 TIMEOUT, on time.
 
-:class:`Deadline` interrupts the request's Python code when the time is up: with a
-``SIGALRM`` timer when the request runs in the main thread (uWSGI's default, one thread
-per worker), else by raising an exception asynchronously in the request's thread. The
-interruption is a ``BaseException``, so a model's ``except Exception`` cannot swallow
-it; at the deadline's edge it becomes :class:`~servekit.errors.Timeout`, answered through
-the one error envelope. The worker may be left in a bad state, so ``on_expire`` is
-called to replace it (under uWSGI: this worker finishes the response, then exits and is
-respawned). Code stuck in native code never returns to Python: uWSGI's harakiri, set a
-little later than the deadline, kills that worker.
+:meth:`Deadline.run` calls the prediction under the deadline:
+
+- in the main thread (uWSGI's default, one thread per worker), a ``SIGALRM`` timer
+  interrupts the request's Python code (and a blocking call such as ``time.sleep``);
+  code stuck in native code never returns to Python: uWSGI's harakiri, set a little
+  later than the deadline, kills that worker;
+- in one of several request threads (``--threads``), a signal cannot reach the request,
+  so the prediction runs in a helper thread while the request thread waits for it at
+  most the deadline; at the deadline the request is answered 504 at once, the helper is
+  interrupted where Python can be (an exception raised in it asynchronously), and the
+  worker is replaced gracefully, so the other threads' requests finish first. The
+  request thread itself never overruns, so harakiri never kills a neighbour's request.
+
+The interruption is a ``BaseException``, so a model's ``except Exception`` cannot
+swallow it; it becomes :class:`~servekit.errors.Timeout`, answered through the one
+error envelope. The worker may be left in a bad state, so ``on_expire`` is called to
+replace it (under uWSGI: this worker finishes its responses, then exits and is
+respawned).
 """
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any, TypeVar
 
 from servekit.errors import DeadlineExpired, Timeout
 
 __all__ = ["Deadline", "Expired"]
+
+T = TypeVar("T")
 
 
 Expired = DeadlineExpired
@@ -41,20 +54,29 @@ class Deadline:
         self._armed = False
         self._handler_installed = False
 
+    def run(self, fn: Callable[[], T]) -> T:
+        """``fn()`` under the deadline; Timeout when it expires."""
+        if threading.current_thread() is threading.main_thread():
+            with self.guard():
+                return fn()
+        return self._run_beside(fn)
+
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Run the ``with`` body under the deadline; raise Timeout if it expires."""
-        main = threading.current_thread() is threading.main_thread()
-        disarm = self._arm_alarm() if main else self._arm_watchdog()
+        """Run the ``with`` body (in the main thread) under the deadline."""
+        disarm = self._arm_alarm()
         try:
             yield
         except Expired:
             self.on_expire()
-            raise Timeout(
-                f"the prediction ran past the timeout of {self.seconds:g} s ({self.setting})"
-            ) from None
+            raise self._timeout() from None
         finally:
             disarm()
+
+    def _timeout(self) -> Timeout:
+        return Timeout(
+            f"the prediction ran past the timeout of {self.seconds:g} s ({self.setting})"
+        )
 
     def _arm_alarm(self) -> Callable[[], None]:
         if not self._handler_installed:  # once per process, not per request
@@ -72,15 +94,31 @@ class Deadline:
         self._armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
 
-    def _arm_watchdog(self) -> Callable[[], None]:
-        thread_id = threading.get_ident()
-        finished = threading.Event()
+    def _run_beside(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in a helper thread; give up waiting for it at the deadline."""
+        outcome: list[Any] = []
+        context = contextvars.copy_context()  # the request id, for the model's logs
 
-        def watch() -> None:
-            if not finished.wait(self.seconds):
+        def call() -> None:
+            try:
+                outcome.append((True, context.run(fn)))
+            except BaseException as exc:  # handed to the request thread as it is
+                outcome.append((False, exc))
+
+        helper = threading.Thread(target=call, name="servekit-prediction", daemon=True)
+        helper.start()
+        helper.join(self.seconds)
+        if not outcome:
+            if helper.ident is not None:  # interrupt it where Python can
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(thread_id), ctypes.py_object(Expired)
+                    ctypes.c_ulong(helper.ident), ctypes.py_object(Expired)
                 )
-
-        threading.Thread(target=watch, name="servekit-deadline", daemon=True).start()
-        return finished.set
+            self.on_expire()
+            raise self._timeout()
+        ok, value = outcome[0]
+        if ok:
+            return value  # type: ignore[no-any-return]
+        if isinstance(value, Expired):
+            self.on_expire()
+            raise self._timeout() from None
+        raise value
