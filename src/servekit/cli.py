@@ -186,6 +186,7 @@ def serve_command(ns: argparse.Namespace) -> int:
     """Check the target, then exec uWSGI (or run the development server)."""
     from servekit.logs import configure_logging
     from servekit.runtimes import check_target, parse_target
+    from servekit.serving.front import front_of
     from servekit.serving.uwsgi import exec_uwsgi, render_ini, uwsgi_options
 
     settings, project_dir = _settings(ns)
@@ -197,8 +198,9 @@ def serve_command(ns: argparse.Namespace) -> int:
             target.runtime.upper(),
         )
         settings = dataclasses.replace(settings, preload=False)
+    front, nginx = front_of(settings) if not settings.dev else ("direct", None)
     if ns.print_config:
-        sys.stdout.write(render_ini(uwsgi_options(settings, project_dir)))
+        sys.stdout.write(render_ini(uwsgi_options(settings, project_dir, nginx=nginx)))
         for name, value in settings.redacted_env().items():
             sys.stdout.write(f"# env {name}={value}\n")
         return 0
@@ -228,10 +230,18 @@ def serve_command(ns: argparse.Namespace) -> int:
             "processes": settings.worker_processes,
             "threads": settings.threads,
             "preload": settings.preload,
+            "front": front,
             "version": __version__,
         },
     )
-    return exec_uwsgi(settings, project_dir)
+    if front == "direct" and settings.front == "auto":
+        logging.getLogger("servekit").warning(
+            "nginx is not installed, so the workers face clients directly "
+            "(SERVEKIT_FRONT=direct): one request per connection, and slow clients can "
+            "hold workers. Install nginx (apt-get install nginx) for the shielded front, "
+            "or set SERVEKIT_FRONT=direct to say that a buffering proxy stands in front"
+        )
+    return exec_uwsgi(settings, project_dir, nginx=nginx)
 
 
 def check_auth(settings: Settings) -> None:

@@ -19,6 +19,7 @@ The tree::
     ├── HeadersTooLarge           431 HEADERS_TOO_LARGE
     ├── UnsupportedMediaType      415 UNSUPPORTED_MEDIA_TYPE
     ├── ModelError                500 MODEL_ERROR           the user's code raised
+    ├── WorkerLost                502 WORKER_LOST           a worker died mid-request (nginx)
     ├── NotReady                  503 NOT_READY             model not loaded yet, or draining
     ├── StoreUnavailable          503 STORE_UNAVAILABLE     the async job store cannot be reached
     ├── Timeout                   504 TIMEOUT
@@ -51,6 +52,7 @@ __all__ = [
     "Timeout",
     "Unauthorized",
     "UnsupportedMediaType",
+    "WorkerLost",
 ]
 
 
@@ -188,6 +190,14 @@ class ModelError(ServekitError):
 
     status = 500
     code = "MODEL_ERROR"
+
+
+class WorkerLost(ServekitError):
+    """The worker handling the request stopped before answering: it crashed, or was
+    killed (harakiri, out of memory). Answered by the nginx front."""
+
+    status = 502
+    code = "WORKER_LOST"
 
 
 class NotReady(ServekitError):

@@ -26,6 +26,7 @@ ENV_PREFIX = "SERVEKIT_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _LOG_FORMATS = ("json", "text")
+_FRONTS = ("auto", "nginx", "direct")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -57,6 +58,34 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", "Address to listen on; `0.0.0.0` in containers.")
     port: int = _setting(8080, "TCP port to listen on.")
+    front: str = _setting(
+        "auto",
+        "What faces clients: `nginx` (a private nginx reads every request whole, headers "
+        "and body, before a worker sees it, keeps connections alive and closes slow "
+        "clients), `direct` (each uWSGI worker reads the socket itself, one request per "
+        "connection with `Connection: close`; only behind a proxy that buffers requests), "
+        "or `auto`: nginx when it is installed, else direct with a warning.",
+    )
+    client_header_timeout: int = _setting(
+        10,
+        "nginx front: seconds a client has to send a request's whole headers; then the "
+        "connection is closed.",
+    )
+    client_body_timeout: int = _setting(
+        10,
+        "nginx front: seconds a client may pause between two parts of a request body; then "
+        "it is answered 408 REQUEST_TIMEOUT and the connection closed.",
+    )
+    keepalive_timeout: int = _setting(
+        75,
+        "nginx front: seconds an idle persistent connection is kept open. Keep it longer "
+        "than the idle timeout of the proxy or load balancer in front (60 s for most).",
+    )
+    max_connections: int = _setting(
+        1024,
+        "nginx front: client connections held open at once (idle, slow and busy ones "
+        "together); more wait in the listen queue.",
+    )
     processes: int = _setting(0, "uWSGI worker processes; 0 means one per usable CPU core.")
     threads: int = _setting(1, "Threads per worker process.")
     preload: bool = _setting(
@@ -159,7 +188,7 @@ class Settings:
         "and its id answers 404.",
     )
     async_timeout: int = _setting(
-        600,
+        1800,
         "Seconds one attempt at an asynchronous job may run before it is stopped (a "
         "TIMEOUT, retried like a model error); separate from SERVEKIT_TIMEOUT.",
     )
@@ -217,6 +246,11 @@ class Settings:
     def __post_init__(self) -> None:
         checks = [
             (1 <= self.port <= 65535, "port", "a TCP port, 1..65535"),
+            (self.front in _FRONTS, "front", " or ".join(_FRONTS)),
+            (self.client_header_timeout >= 1, "client_header_timeout", "1 second or more"),
+            (self.client_body_timeout >= 1, "client_body_timeout", "1 second or more"),
+            (self.keepalive_timeout >= 0, "keepalive_timeout", "0 (no keep-alive) or more"),
+            (self.max_connections >= 16, "max_connections", "16 or more"),
             (
                 0 <= self.metrics_port <= 65535 and self.metrics_port != self.port,
                 "metrics_port",
@@ -383,4 +417,4 @@ def parse_value(name: str, kind: type, raw: str) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(f"{env_name(name)} must be an integer, got {raw!r}") from None
-    return text.lower() if name in ("log_format", "log_level") else text
+    return text.lower() if name in ("log_format", "log_level", "front") else text

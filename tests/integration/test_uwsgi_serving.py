@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import socket
 from http.client import HTTPResponse
 from pathlib import Path
@@ -302,6 +303,8 @@ def test_print_config_shows_the_generated_uwsgi_options(tmp_path: Path) -> None:
             "30",
             "--max-requests",
             "1000",
+            "--front",
+            "direct",
             "--print-config",
         ],
         cwd=tmp_path,
@@ -321,9 +324,22 @@ def test_print_config_shows_the_generated_uwsgi_options(tmp_path: Path) -> None:
         "need-app = true",
         "die-on-term = true",
         "http-socket = 127.0.0.1:8080",
+        "add-header = Connection: close",
         f"chdir = {tmp_path.resolve()}",
     ]:
         assert expected in lines
+    shielded = run_cli(
+        ["serve", "model.py:predict", "--front", "nginx", "--print-config"], cwd=tmp_path
+    )
+    assert shielded.returncode == 0, shielded.stderr
+    assert "http-socket" not in shielded.stdout
+    lines = set(shielded.stdout.splitlines())
+    assert any(line.startswith("socket = /") and line.endswith("/workers.sock") for line in lines)
+    assert re.search(
+        r"^attach-daemon2 = cmd=exec \S*nginx -c \S+/nginx.conf,stopsignal=3$",
+        shielded.stdout,
+        re.M,
+    ), shielded.stdout
     preload = run_cli(["serve", "model.py:predict", "--preload", "--print-config"], cwd=tmp_path)
     assert "lazy-apps = true" not in preload.stdout
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import orjson
@@ -21,8 +19,10 @@ from prometheus_client.registry import Collector
 from servekit import errors, metrics
 from servekit._version import __version__
 from servekit.auth import build_authenticator
+from servekit.core.runner import Runner, call_now
 from servekit.http import async_routes, openapi_routes, seldon_routes, tester
 from servekit.http.errors import error_response, to_servekit_error
+from servekit.http.front import front_error
 from servekit.http.predictions import (
     Gate,
     PredictionPath,
@@ -57,13 +57,13 @@ def create_app(
     settings: Settings,
     state: ServerState,
     registry: CollectorRegistry | None = None,
-    guard: Callable[[], AbstractContextManager[None]] = nullcontext,
+    run: Runner = call_now,
 ) -> Flask:
     """A Flask app serving ``state``'s data plane under ``settings``.
 
     ``registry`` receives servekit's metrics (a fresh one when None); in multi-process
-    mode ``/metrics`` reads every worker's values instead. ``guard`` wraps every
-    prediction (uWSGI's entry point passes a request deadline). Predictions are answered
+    mode ``/metrics`` reads every worker's values instead. ``run`` calls every
+    prediction (uWSGI's entry point passes a request deadline's). Predictions are answered
     by a :class:`~servekit.http.predictions.PredictionPath` in front of Flask.
     """
     app = Flask("servekit")
@@ -77,7 +77,7 @@ def create_app(
         telemetry.build_info.labels(__version__, release.model_name, release.model_version).set(1)
         telemetry.load_seconds.set(state.dataplane.load_seconds)
     gate = Gate(build_authenticator(settings.access_tokens, settings.access_tokens_file), telemetry)
-    predictions = Predictions(state, telemetry, settings.max_body_bytes, guard)
+    predictions = Predictions(state, telemetry, settings.max_body_bytes, run)
     recorder = Recorder(
         telemetry, AccessLog(settings.log_format, settings.log_level), release_fields
     )
@@ -119,7 +119,7 @@ def create_app(
             app.add_url_rule(rule, rule, view, methods=[method])
     async_routes.register(app, jobs)
     seldon = SeldonPlane(state.dataplane) if state.dataplane is not None else None
-    seldon_routes.register(app, seldon, UserMetrics(server_registry), telemetry, guard)
+    seldon_routes.register(app, seldon, UserMetrics(server_registry), telemetry, run)
     openapi_routes.register(app, settings, state)
     tester.register(app, settings, state)
 
@@ -133,6 +133,9 @@ def create_app(
         ctx.request_id_token = request_id_var.set(ctx.request_id)
         telemetry.inflight.inc()
         ctx.inflight = True
+        found = front_error(environ, settings)
+        if found is not None:
+            raise found
         endpoint = req.endpoint
         gate.admit(environ, protected=endpoint in _PROTECTED)
         if metrics_port and (environ.get("SERVER_PORT") == metrics_port) != (

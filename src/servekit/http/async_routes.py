@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Flask, Response, g, request
 
 from servekit import errors
-from servekit.http.predictions import require_json
+from servekit.http.predictions import read_body, require_json
 from servekit.jobs.service import AsyncPredictions
 
 __all__ = ["ASYNC_ROUTES", "register"]
@@ -39,8 +39,9 @@ def register(app: Flask, jobs: AsyncPredictions | None) -> None:
     def submit(**_: str) -> Response:
         service = enabled()
         require_json(request.environ)
-        service.check_length(request.content_length or 0)
-        body = request.get_data(cache=False)
+        length = request.content_length or 0
+        service.check_length(length)
+        body = read_body(request.environ, length)
         key = request.headers.get("Idempotency-Key")
         answer = service.submit(body, key, g.request_id)
         return Response(answer, 200, mimetype="application/json")

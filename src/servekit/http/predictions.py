@@ -19,13 +19,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from servekit import errors
 from servekit.auth import Authenticator
 from servekit.core.envelope import encode_error
+from servekit.core.runner import Runner
+from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_BYTES
 from servekit.http.state import ServerState
 from servekit.logs import AccessLog, request_id_var
 from servekit.telemetry import ServerMetrics
@@ -36,16 +37,15 @@ __all__ = [
     "PredictionPath",
     "Predictions",
     "Recorder",
+    "read_body",
     "request_id",
     "require_json",
 ]
 
 log = logging.getLogger("servekit.http")
 
-MAX_HEADER_BYTES = 32 * 1024
-"""Headers (with the request line) above this get 431; uWSGI's buffer allows 64 KiB."""
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_PREDICT_PATH = re.compile(r"^/models/[^/]+/[^/]+/model$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_PREDICT_PATH = re.compile(r"/models/[^/]+/[^/]+/model")
 _JSON = "application/json"
 StartResponse = Callable[..., Any]
 
@@ -53,7 +53,7 @@ StartResponse = Callable[..., Any]
 def request_id(environ: dict[str, Any]) -> str:
     """The caller's ``X-Request-ID`` when it is safe to echo, else a new random id."""
     given = environ.get("HTTP_X_REQUEST_ID", "")
-    return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
+    return given if _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
 def not_ready(state: ServerState) -> errors.NotReady:
@@ -69,6 +69,31 @@ def require_json(environ: dict[str, Any]) -> None:
         raise errors.UnsupportedMediaType(
             f"send the body as JSON (Content-Type: application/json), not {mimetype}"
         )
+
+
+def read_body(environ: dict[str, Any], length: int) -> bytes:
+    """Exactly ``length`` bytes of body, or BadRequest when the client stopped sending
+    (a Content-Length larger than the body, a connection closed mid-body)."""
+    if length <= 0:
+        return b""
+    stream = environ["wsgi.input"]
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < length:
+            part = stream.read(length - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+    except OSError:
+        pass  # uWSGI: the client went away, or sent nothing more within its socket timeout
+    if got < length:
+        raise errors.BadRequest(
+            f"the request body ended after {got} of the {length} bytes its Content-Length "
+            "announced: the client stopped sending"
+        )
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 @dataclass
@@ -104,10 +129,10 @@ class Predictions:
     state: ServerState
     telemetry: ServerMetrics
     max_body_bytes: int
-    guard: Callable[[], AbstractContextManager[None]]
+    run: Runner
 
     def answer(self, environ: dict[str, Any], request_id: str) -> bytes:
-        """Check readiness, content type and length; run the data plane under the guard."""
+        """Check readiness, content type and length; run the data plane under the deadline."""
         plane = self.state.dataplane
         if plane is None:  # while draining, predictions are still served
             raise not_ready(self.state)
@@ -121,9 +146,8 @@ class Predictions:
                 f"the request body is larger than the limit of "
                 f"{self.max_body_bytes} bytes (SERVEKIT_MAX_BODY_BYTES)"
             )
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        with self.guard():
-            answer = plane.predict(body, request_id)
+        body = read_body(environ, length)
+        answer = self.run(lambda: plane.predict(body, request_id))
         self.telemetry.model_seconds.observe(answer.model_seconds)
         return answer.body
 
@@ -181,14 +205,14 @@ class PredictionPath:
 
     def route(self, environ: dict[str, Any]) -> str | None:
         """The prediction route template this request is for, if it is one we answer."""
-        if environ.get("REQUEST_METHOD") != "POST":
+        if environ.get("REQUEST_METHOD") != "POST" or FRONT_ERROR_VAR in environ:
             return None
         if self.metrics_port and environ.get("SERVER_PORT") == self.metrics_port:
             return None
         path = environ.get("PATH_INFO", "")
         if path == "/model":
             return "/model"
-        return "/models/<model_id>/<version>/model" if _PREDICT_PATH.match(path) else None
+        return "/models/<model_id>/<version>/model" if _PREDICT_PATH.fullmatch(path) else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         route = self.route(environ)

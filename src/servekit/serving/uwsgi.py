@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn, Union
 
 from servekit.errors import ConfigError
+from servekit.serving.front import NGINX_CONF, WORKER_SOCKET, prepare_nginx
 from servekit.serving.jobs import daemon_option
 from servekit.settings import Settings
 from servekit.telemetry import MULTIPROC_ENV, prepare_start_dir
@@ -33,16 +34,37 @@ def start_dir(settings: Settings, pid: int) -> Path:
     return settings.runtime_dir / f"start-{pid}"
 
 
-def uwsgi_options(settings: Settings, project_dir: Path, pid: int | None = None) -> list[Option]:
+def uwsgi_options(
+    settings: Settings, project_dir: Path, pid: int | None = None, nginx: str | None = None
+) -> list[Option]:
     """The uWSGI options for ``settings``, in the order they are passed.
 
-    ``pid`` is the server's process id (this process's: uWSGI replaces it).
+    ``pid`` is the server's process id (this process's: uWSGI replaces it). With
+    ``nginx`` (its binary) the workers listen on a unix socket in the start folder and
+    the master runs nginx in front of them; else each worker is on the wire itself.
     """
     runtime = start_dir(settings, os.getpid() if pid is None else pid)
-    options: list[Option] = [
-        ("strict", True),
-        ("master", True),
-        ("http-socket", f"{settings.host}:{settings.port}"),
+    options: list[Option] = [("strict", True), ("master", True)]
+    if nginx is not None:
+        options += [
+            ("socket", str(runtime / WORKER_SOCKET)),
+            # exec: nginx itself is the daemon, so the stop signal (QUIT: finish the
+            # requests in hand, then exit) reaches it, after the workers have stopped.
+            ("attach-daemon2", f"cmd=exec {nginx} -c {runtime / NGINX_CONF},stopsignal=3"),
+        ]
+    else:
+        options += [
+            ("http-socket", f"{settings.host}:{settings.port}"),
+            # One request per connection: say so, or a pooling client or a proxy with
+            # upstream keep-alive sends its next request into a closed socket.
+            ("add-header", "Connection: close"),
+            # uWSGI's chunk reader refuses a chunk over its buffer (1 MiB by default):
+            # any chunk of an under-limit body must fit.
+            ("chunked-input-limit", settings.max_body_bytes + 64 * 1024),
+        ]
+        if settings.metrics_port:
+            options.append(("http-socket", f"{settings.host}:{settings.metrics_port}"))
+    options += [
         ("processes", settings.worker_processes),
         ("threads", settings.threads),
         ("enable-threads", True),
@@ -68,8 +90,6 @@ def uwsgi_options(settings: Settings, project_dir: Path, pid: int | None = None)
         ("auto-procname", True),
         ("procname-prefix-spaced", "servekit"),
     ]
-    if settings.metrics_port:
-        options.insert(3, ("http-socket", f"{settings.host}:{settings.metrics_port}"))
     if not settings.preload:
         options.append(("lazy-apps", True))
     if settings.async_workers:
@@ -118,14 +138,18 @@ def render_ini(options: list[Option]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def exec_uwsgi(settings: Settings, project_dir: Path) -> NoReturn:
+def exec_uwsgi(settings: Settings, project_dir: Path, nginx: str | None = None) -> NoReturn:
     """Replace this process with uWSGI serving ``settings``; never returns.
 
-    Each start gets its own folder (metrics files, master FIFO), so counts from all
-    workers add up and start from zero, and a failed second start on the same port
-    cannot disturb a running server.
+    Each start gets its own folder (metrics files, master FIFO, the workers' socket and
+    nginx's files), so counts from all workers add up and start from zero, and a failed
+    second start on the same port cannot disturb a running server. With ``nginx`` its
+    configuration is written there and checked first.
     """
     binary = uwsgi_binary()
     runtime = prepare_start_dir(start_dir(settings, os.getpid()).parent, os.getpid())
+    if nginx is not None:
+        prepare_nginx(settings, runtime, nginx)
     env = {**os.environ, **settings.to_env(), MULTIPROC_ENV: str(runtime / "metrics")}
-    os.execve(binary, [binary, *uwsgi_argv(uwsgi_options(settings, project_dir))], env)
+    argv = uwsgi_argv(uwsgi_options(settings, project_dir, nginx=nginx))
+    os.execve(binary, [binary, *argv], env)

@@ -51,7 +51,7 @@ def build() -> Flask:
     state = ServerState(dataplane=plane)
     drain.watch(state)
     deadline = Deadline(settings.timeout, _replace_this_worker)
-    app = create_app(settings, state, guard=deadline.guard)
+    app = create_app(settings, state, run=deadline.run)
     timeout = min(settings.timeout, 60)
     app.wsgi_app = ChunkedInput(  # type: ignore[method-assign]
         app.wsgi_app, lambda: bytes(uwsgi.chunked_read(timeout)), settings.max_body_bytes

@@ -1,0 +1,298 @@
+"""The front: what stands between clients and the uWSGI workers.
+
+Two fronts, chosen by ``SERVEKIT_FRONT``:
+
+- ``nginx`` (the default whenever nginx is installed): a private nginx, started by
+  uWSGI's master as an attached daemon, listens on the port. It reads each request's
+  headers (within ``client_header_timeout`` in all) and its whole body (up to
+  ``max_body_bytes``, chunked bodies included, each read within
+  ``client_body_timeout``) before it hands the request to a worker over a unix socket in
+  the private runtime folder; it keeps client connections alive (``keepalive_timeout``)
+  and holds at most ``max_connections`` of them. Slow or idle clients hold an nginx
+  connection, never a worker. Errors nginx finds itself (a malformed request, a body too
+  large, a body that stops coming) are sent back to a worker with
+  :data:`FRONT_ERROR_VAR` set, so that they are answered in the route's own error shape
+  and counted like every other answer; a worker that cannot be reached (it crashed) is
+  answered 502 in the envelope by nginx.
+- ``direct``: uWSGI's ``http-socket``; each worker reads the socket itself, one request
+  per connection, and every answer says ``Connection: close``. Only for use behind a
+  proxy that buffers requests.
+
+:func:`nginx_conf` only renders the configuration; :func:`prepare_nginx` (run by
+``servekit serve`` before it execs uWSGI) writes it into the start folder and has nginx
+check it, so a mistake is one line at start, not a daemon uWSGI restarts in a loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import orjson
+
+from servekit import errors
+from servekit.core.envelope import encode_error
+from servekit.errors import ConfigError, ServekitError
+from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_LINE_BYTES
+from servekit.http.seldon_routes import SELDON_ROUTES
+from servekit.seldon.message import seldon_error
+from servekit.settings import Settings
+
+__all__ = [
+    "FRONT_ERRORS",
+    "FRONT_ERROR_VAR",
+    "NGINX_CONF",
+    "WORKER_SOCKET",
+    "find_nginx",
+    "front_of",
+    "nginx_conf",
+    "prepare_nginx",
+]
+
+WORKER_SOCKET = "workers.sock"
+"""The workers' uwsgi-protocol socket (nginx front), in the start folder."""
+NGINX_CONF = "nginx.conf"
+"""nginx's configuration file, in the start folder."""
+
+FRONT_ERRORS = (413, 494)
+"""Statuses nginx finds itself in a request's headers and hands to a worker to answer,
+without the body (494: headers too large, answered 431)."""
+
+_NGINX_ERRORS = (
+    (
+        400,
+        errors.BadRequest(
+            "the request could not be read: a header, its Content-Length or its chunked "
+            "body is malformed"
+        ),
+    ),
+    (
+        502,
+        errors.WorkerLost(
+            "the worker handling this request stopped before answering (it crashed or was "
+            "killed); see the server log"
+        ),
+    ),
+    (504, errors.Timeout("no worker answered in time; see the server log")),
+)
+"""Errors nginx answers itself, in the route's error shape: a body that broke off (no
+worker has seen it) and a worker that cannot answer."""
+_REQUEST_ID_MARK = "REQUESTIDMARK"
+_MEMORY_BODY_BYTES = 1024 * 1024
+"""Bodies up to this are buffered in memory; larger ones (up to the limit) in a file."""
+_SEND_TIMEOUT = 60
+
+_NGINX_PLACES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+_UPSTREAM_SLACK = 10
+"""Seconds nginx waits for a worker beyond the request timeout and harakiri's margin."""
+
+_PARAMS = (
+    ("QUERY_STRING", "$query_string"),
+    ("REQUEST_METHOD", "$request_method"),
+    ("CONTENT_TYPE", "$content_type"),
+    ("CONTENT_LENGTH", "$content_length"),
+    ("REQUEST_URI", "$request_uri"),
+    ("PATH_INFO", "$document_uri"),
+    ("SERVER_PROTOCOL", "$server_protocol"),
+    ("REQUEST_SCHEME", "$scheme"),
+    ("REMOTE_ADDR", "$remote_addr"),
+    ("REMOTE_PORT", "$remote_port"),
+    ("SERVER_ADDR", "$server_addr"),
+    ("SERVER_PORT", "$server_port"),
+    ("SERVER_NAME", "$server_name"),
+)
+
+
+def find_nginx() -> str | None:
+    """The nginx executable: on PATH, else where Debian and nginx.org put it."""
+    found = shutil.which("nginx")
+    if found:
+        return found
+    for place in _NGINX_PLACES:
+        if os.access(place, os.X_OK):
+            return place
+    return None
+
+
+def front_of(settings: Settings) -> tuple[str, str | None]:
+    """The front to run (``nginx`` or ``direct``) and the nginx binary for the first."""
+    if settings.front == "direct":
+        return "direct", None
+    binary = find_nginx()
+    if binary is not None:
+        return "nginx", binary
+    if settings.front == "nginx":
+        raise ConfigError(
+            "SERVEKIT_FRONT=nginx but nginx is not installed: apt-get install nginx "
+            "(or SERVEKIT_FRONT=direct behind a proxy that buffers requests)"
+        )
+    return "direct", None
+
+
+def _quote(text: str) -> str:
+    """An nginx string literal."""
+    if any(c in text for c in "\"\\\n\r'$;{}"):
+        raise ConfigError(f"the path {text!r} cannot be used in nginx's configuration")
+    return f'"{text}"'
+
+
+def _listen(host: str, port: int) -> str:
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"listen {address} backlog=1024;"
+
+
+def _user_line() -> str:
+    """nginx drops its workers to ``user`` only when started as root: keep ours."""
+    if os.geteuid() != 0:
+        return ""
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    group = grp.getgrgid(os.getegid()).gr_name
+    return f"user {user} {group};"
+
+
+def nginx_conf(settings: Settings, runtime: Path, socket: Path) -> str:
+    """nginx's whole configuration for ``settings``, its files under ``runtime``."""
+    upstream = f"uwsgi_pass unix:{socket};"
+    passed = "".join(f"\n      uwsgi_param {name} {value};" for name, value in _PARAMS)
+    bodiless = passed.replace("$content_length", '""').replace("$content_type", '""')
+    wait = settings.timeout + _UPSTREAM_SLACK
+    listens = [settings.port] + ([settings.metrics_port] if settings.metrics_port else [])
+    temp = runtime / "nginx"
+    by_worker = "".join(
+        f"""
+    location @servekit_{code} {{
+      {upstream}{bodiless}
+      uwsgi_param {FRONT_ERROR_VAR} {code};
+      uwsgi_pass_request_body off;
+      uwsgi_read_timeout 10s;
+    }}"""
+        for code in FRONT_ERRORS
+    )
+    by_nginx = "".join(
+        f"""
+    location @servekit_{code} {{
+      add_header X-Request-ID $request_id always;
+      if ($servekit_seldon) {{
+        return {code} '{_seldon_body(error)}';
+      }}
+      return {code} '{_envelope(error)}';
+    }}"""
+        for code, error in _NGINX_ERRORS
+    )
+    seldon_paths = "".join(f"\n    {path} 1;" for path in sorted(SELDON_ROUTES))
+    return f"""# servekit's front (SERVEKIT_FRONT=nginx), written at each start
+daemon off;
+worker_processes 1;
+{_user_line()}
+pid {_quote(str(runtime / "nginx.pid"))};
+error_log stderr error;
+events {{
+  worker_connections {_worker_connections(settings)};
+}}
+http {{
+  access_log off;
+  server_tokens off;
+  default_type application/json;
+  client_body_temp_path {_quote(str(temp / "body"))};
+  uwsgi_temp_path {_quote(str(temp / "uwsgi"))};
+  proxy_temp_path {_quote(str(temp / "proxy"))};
+  fastcgi_temp_path {_quote(str(temp / "fastcgi"))};
+  scgi_temp_path {_quote(str(temp / "scgi"))};
+  client_header_timeout {settings.client_header_timeout}s;
+  client_body_timeout {settings.client_body_timeout}s;
+  send_timeout {_SEND_TIMEOUT}s;
+  keepalive_timeout {settings.keepalive_timeout}s;
+  keepalive_requests 100000;
+  client_max_body_size {max(settings.max_body_bytes, settings.async_max_body_bytes)};
+  client_body_buffer_size {min(settings.max_body_bytes, _MEMORY_BODY_BYTES)};
+  # A header line up to 8 KiB, 32 KiB in all: the uwsgi packet to a worker stays under
+  # its 64 KiB limit (494 otherwise, answered 431 by a worker).
+  client_header_buffer_size 1k;
+  large_client_header_buffers 4 {MAX_HEADER_LINE_BYTES // 1024}k;
+  map $uri $servekit_seldon {{
+    default "";{seldon_paths}
+  }}
+  server {{
+    {" ".join(_listen(settings.host, port) for port in listens)}{_error_pages()}
+    location / {{
+      {upstream}{passed}
+      uwsgi_request_buffering on;
+      uwsgi_buffering off;
+      uwsgi_connect_timeout 5s;
+      uwsgi_send_timeout {wait}s;
+      uwsgi_read_timeout {wait}s;
+      uwsgi_next_upstream off;
+    }}{by_worker}{by_nginx}
+  }}
+}}
+"""
+
+
+def _error_pages() -> str:
+    codes = [*FRONT_ERRORS, *(code for code, _ in _NGINX_ERRORS)]
+    return "".join(f"\n    error_page {code} = @servekit_{code};" for code in codes)
+
+
+def _worker_connections(settings: Settings) -> int:
+    """Clients, plus one upstream connection per busy worker thread, plus slack."""
+    return settings.max_connections + 2 * settings.worker_processes * settings.threads + 32
+
+
+def _envelope(error: ServekitError) -> str:
+    return _literal(encode_error(error, _REQUEST_ID_MARK).decode())
+
+
+def _seldon_body(error: ServekitError) -> str:
+    return _literal(orjson.dumps(seldon_error(error)[1]).decode())
+
+
+def _literal(text: str) -> str:
+    """JSON text inside nginx's single quotes; the request id mark becomes $request_id."""
+    if "'" in text or "\\" in text or "$" in text:
+        raise ValueError(f"not an nginx literal: {text!r}")
+    return text.replace(_REQUEST_ID_MARK, "$request_id")
+
+
+def prepare_nginx(settings: Settings, runtime: Path, binary: str) -> Path:
+    """Write nginx's configuration into ``runtime`` and check it; return its path.
+
+    Raises ConfigError when a port is taken or nginx refuses the configuration.
+    """
+    for port in (settings.port, settings.metrics_port):
+        if port:
+            _check_port_free(settings.host, port)
+    (runtime / "nginx").mkdir(mode=0o700, exist_ok=True)
+    conf = runtime / NGINX_CONF
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(nginx_conf(settings, runtime, runtime / WORKER_SOCKET))
+    checked = subprocess.run(
+        [binary, "-t", "-q", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    if checked.returncode != 0:
+        lines = (checked.stderr or checked.stdout).strip().splitlines() or ["(no output)"]
+        raise ConfigError(f"nginx ({binary}) refused servekit's front configuration: {lines[-1]}")
+    return conf
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with contextlib.closing(socket.socket(family, socket.SOCK_STREAM)) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server "
+                "there? choose another with SERVEKIT_PORT)"
+            ) from None
