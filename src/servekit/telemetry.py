@@ -12,9 +12,7 @@ Labels are bounded: route templates, status codes and error codes only.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import struct
 import time
 from collections.abc import Sequence
@@ -30,7 +28,8 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
-from servekit._proc import MULTIPROC_ENV, alive, prepare_start_dir
+from servekit._proc import MULTIPROC_ENV, prepare_start_dir
+from servekit.exits import Lost, count_exits
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -60,7 +59,6 @@ LATENCY_BUCKETS = (
 )
 SIZE_BUCKETS = (100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8)
 _READ_ATTEMPTS = 4
-_LIVE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
 
 
 class ServerMetrics:
@@ -125,6 +123,20 @@ class ServerMetrics:
             "Requests refused for a missing or invalid access token.",
             registry=registry,
         )
+        self.workers_lost = Counter(
+            "servekit_workers_lost_total",
+            "Worker processes that ended, by reason: crashed (a segfault, os._exit, the "
+            "out-of-memory killer, harakiri), timeout (replaced after a request overran "
+            "SERVEKIT_TIMEOUT), recycled (SERVEKIT_MAX_REQUESTS) or stopped.",
+            ["reason"],
+            registry=registry,
+        )
+        self.requests_lost = Counter(
+            "servekit_requests_lost_total",
+            "Requests in flight in a worker that crashed (answered 502 WORKER_LOST by the "
+            "nginx front, or a closed connection).",
+            registry=registry,
+        )
         self.build_info = Gauge(
             "servekit_build_info",
             "Always 1: what is serving.",
@@ -150,6 +162,12 @@ class ServerMetrics:
         request_bytes.observe(bytes_in)
         response_bytes.observe(bytes_out)
 
+    def lost(self, reason: str, requests: float) -> None:
+        """Count one worker that ended, and the requests it had in flight."""
+        self.workers_lost.labels(reason).inc()
+        if requests > 0:
+            self.requests_lost.inc(requests)
+
     def error(self, code: str) -> None:
         """Count one error response by its servekit error code."""
         child = self._per_error.get(code)
@@ -163,16 +181,19 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-def exposition(*registries: CollectorRegistry, live: Sequence[Collector] = ()) -> bytes:
+def exposition(
+    *registries: CollectorRegistry, live: Sequence[Collector] = (), lost: Lost | None = None
+) -> bytes:
     """The text exposition: all workers' files in multi-process mode, else ``registries``;
-    with ``live`` collectors (read at scrape time, such as the queue depth) either way."""
+    with ``live`` collectors (read at scrape time, such as the queue depth) either way.
+    Processes found dead are counted through ``lost`` (:mod:`servekit.exits`)."""
     current = CollectorRegistry()
     for collector in live:
         current.register(collector)
     path = multiprocess_dir()
     if path is None:
         return b"".join(generate_latest(r) for r in (*registries, current))
-    _forget_dead_workers(path)
+    count_exits(path, lost)
     multiprocess.MultiProcessCollector(current, path=path)  # type: ignore[no-untyped-call]
     for attempt in range(_READ_ATTEMPTS):
         try:
@@ -184,15 +205,3 @@ def exposition(*registries: CollectorRegistry, live: Sequence[Collector] = ()) -
                 raise
             time.sleep(0.01 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def _forget_dead_workers(path: str) -> None:
-    """Drop the live gauges of worker processes that no longer exist."""
-    for name in os.listdir(path):
-        match = _LIVE_FILE.match(name)
-        if match is None:
-            continue
-        pid = int(match.group(1))
-        if not alive(pid):
-            with contextlib.suppress(FileNotFoundError):  # another scrape removed it first
-                multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]

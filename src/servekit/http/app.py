@@ -106,7 +106,8 @@ def create_app(
     def metrics_view() -> Response:
         extra = [metrics.registry()] if metrics.created() else []
         return Response(
-            exposition(server_registry, *extra, live=live), mimetype=CONTENT_TYPE_LATEST
+            exposition(server_registry, *extra, live=live, lost=telemetry.lost),
+            mimetype=CONTENT_TYPE_LATEST,
         )
 
     for rules, view, method in (

@@ -16,12 +16,15 @@ import signal
 # (uWSGI sends workers SIGINT before installing its own handlers), not as a failed load.
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+import atexit  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 
 from flask import Flask  # noqa: E402
 
+from servekit._proc import MULTIPROC_ENV  # noqa: E402
 from servekit.errors import ServekitError  # noqa: E402
+from servekit.exits import say_goodbye  # noqa: E402
 from servekit.http import ServerState, create_app  # noqa: E402
 from servekit.loading import EXIT_LOAD_FAILED, load_dataplane, report_load_error  # noqa: E402
 from servekit.logs import capture_prints, configure_logging  # noqa: E402
@@ -50,6 +53,7 @@ def build() -> Flask:
         return create_app(settings, ServerState(dataplane=plane))
     state = ServerState(dataplane=plane)
     drain.watch(state)
+    atexit.register(_goodbye, settings, state)
     deadline = Deadline(settings.timeout, _replace_this_worker)
     app = create_app(settings, state, run=deadline.run)
     timeout = min(settings.timeout, 60)
@@ -59,9 +63,30 @@ def build() -> Flask:
     return app
 
 
+_expired: list[bool] = []
+
+
 def _replace_this_worker() -> None:
     """uWSGI's graceful signal for one worker: finish this response, exit, be respawned."""
+    _expired.append(True)
     os.kill(os.getpid(), signal.SIGHUP)
+
+
+def _goodbye(settings: Settings, state: ServerState) -> None:
+    """This worker's exit note (:mod:`servekit.exits`): why it ends."""
+    import uwsgi
+
+    folder = os.environ.get(MULTIPROC_ENV)
+    if not folder:
+        return
+    served = next((w["requests"] for w in uwsgi.workers() if w["id"] == uwsgi.worker_id()), 0)
+    if _expired:
+        reason = "timeout"
+    elif settings.max_requests and served >= settings.max_requests and not state.draining:
+        reason = "recycled"
+    else:
+        reason = "stopped"
+    say_goodbye(folder, reason)
 
 
 application = build()
