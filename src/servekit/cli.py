@@ -171,15 +171,15 @@ def _amqp_worker(settings: Settings, project_dir: Path, pidfile: str) -> int:
         raise ConfigError(
             "SERVEKIT_AMQP_URL needs the pika package: pip install 'servekit[amqp]'"
         ) from None
+    from servekit.serving.jobs import metrics_server
+
     workload = amqp_workload(settings)
     configure_logging(settings.log_format, settings.log_level)
-    if settings.metrics_port:
-        logging.getLogger("servekit").warning(
-            "SERVEKIT_METRICS_PORT is ignored with SERVEKIT_AMQP_URL: AMQP consumers serve "
-            "no /metrics"
-        )
+    extra = metrics_server(settings, queue_depth=False)
     os.chdir(project_dir)
-    return run_supervisor(settings, settings.worker_processes, pidfile, workload=workload)
+    return run_supervisor(
+        settings, settings.worker_processes, pidfile, extra=extra, workload=workload
+    )
 
 
 def serve_command(ns: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -467,3 +468,33 @@ def test_amqp_settings_are_checked_at_start(project: Path, flags: list[str], mes
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "secret" not in done.stderr
+
+
+def test_a_prediction_past_the_timeout_is_answered_and_its_consumer_replaced(
+    project: Path, queues: Queues, workers: Workers, rabbitmq_url: str
+) -> None:
+    port = free_port()
+    worker = workers.start(
+        f"{project}/model.py:predict",
+        rabbitmq_url,
+        queues,
+        *("--timeout", "2", "--metrics-port", str(port)),
+    )
+    queues.wait_for_consumers(2)
+    started = time.monotonic()
+    queues.publish({"jsonData": {"x": 5, "pause": 60}, "meta": {"puid": "stuck"}})
+    [(_, stuck)] = queues.replies(1, timeout=15)
+    assert time.monotonic() - started < 8
+    assert stuck["meta"]["puid"] == "stuck"
+    assert stuck["status"]["status"] == "FAILURE"
+    assert "past the timeout of 2 s" in stuck["status"]["reason"]
+    queues.wait_for_consumers(2)  # a fresh consumer replaced the stuck one
+    queues.publish({"jsonData": {"x": 4}, "meta": {"puid": "after"}})
+    [(_, after)] = queues.replies(1)
+    assert after["jsonData"]["double"] == 8
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'servekit_amqp_messages_total{outcome="timeout"} 1.0' in text
+    assert 'servekit_amqp_messages_total{outcome="success"} 1.0' in text
+    assert "servekit_amqp_message_duration_seconds_count 2.0" in text
+    assert workers.stop(worker) == 0
+    assert queues.depth() == (0, 0)

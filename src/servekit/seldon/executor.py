@@ -84,6 +84,16 @@ class Executor:
             reason = f"internal error: {type(exc).__name__}"
             return _failure(0, "Prediction Failed", reason, puid)
 
+    def failure(self, body: bytes, header_puid: str | None, error: errors.ServekitError) -> Reply:
+        """The FAILURE reply for ``body`` when ``error`` stopped its prediction (a timeout)."""
+        try:
+            puid = _puid_of(orjson.loads(body))
+        except (orjson.JSONDecodeError, errors.ServekitError):
+            puid = ""
+        return _failure(
+            0, "Prediction Failed", error.message, puid or header_puid or self._new_puid()
+        )
+
     def _predict(self, document: Any, puid: str) -> Reply:
         found = self.seldon.predict(document, puid)
         meta = found.body.get("meta")

@@ -32,16 +32,20 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from servekit.errors import ConfigError, ServekitError
+from servekit.errors import ConfigError, ServekitError, Timeout
 from servekit.jobs.store import redact_url
 from servekit.jobs.supervisor import Role, Workload
 from servekit.seldon.executor import PUID_HEADER, Executor, Reply
+from servekit.serving.amqp_metrics import AmqpMetrics
 from servekit.settings import Settings
 
-__all__ = ["AMQP_CONSUMERS", "Consumer", "amqp_parameters", "amqp_workload"]
+__all__ = ["AMQP_CONSUMERS", "EXIT_REPLACE_ME", "Consumer", "amqp_parameters", "amqp_workload"]
 
 log = logging.getLogger("servekit.amqp")
 AMQP_CONSUMERS = Role("AMQP consumer", "message", "broker")
+EXIT_REPLACE_ME = 75
+"""A consumer's exit status after a prediction overran the timeout: the supervisor starts
+another in its place."""
 _IDLE = 0.2
 """Seconds between looks at the stop flag while the input queue is empty."""
 _PUMP = 0.5
@@ -79,12 +83,18 @@ class Consumer:
         output_queue: str,
         executor: Executor,
         stop: threading.Event,
+        timeout: float = 60.0,
+        metrics: AmqpMetrics | None = None,
     ) -> None:
         self.parameters = parameters
         self.input_queue = input_queue
         self.output_queue = output_queue
         self.executor = executor
         self.stop = stop
+        self.timeout = timeout
+        self.metrics = metrics
+        self.stuck = False
+        """True once a prediction overran the timeout: this process must be replaced."""
         self._model = concurrent.futures.ThreadPoolExecutor(1, "servekit-model")
         self._connected_once = False
 
@@ -104,8 +114,8 @@ class Consumer:
                 log.info("connecting to the broker again in %.1f s", pause)
                 self.stop.wait(pause)
                 pause = min(pause * 2, _BACKOFF[1])
-        finally:
-            self._model.shutdown(wait=True)
+        finally:  # a stuck prediction's thread is left behind: the process exits anyway
+            self._model.shutdown(wait=not self.stuck, cancel_futures=True)
 
     def _session(self) -> None:
         """One connection: open it, consume until stopped or it fails, close it."""
@@ -157,6 +167,7 @@ class Consumer:
         self, connection: Any, channel: Any, method: Any, properties: Any, body: bytes
     ) -> None:
         """Answer one message: publish the reply, wait for the broker's confirm, then ack."""
+        started = time.monotonic()
         header = (properties.headers or {}).get(PUID_HEADER)
         reply = self._answer(connection, body, header if isinstance(header, str) else None)
         reply_properties = pika.BasicProperties(
@@ -170,6 +181,17 @@ class Consumer:
         # missing output queue raises UnroutableError rather than dropping it).
         channel.basic_publish("", self.output_queue, reply.body, reply_properties, mandatory=True)
         channel.basic_ack(method.delivery_tag)
+        outcome = "timeout" if self.stuck else "failure" if reply.failed else "success"
+        if self.metrics is not None:
+            self.metrics.answered(outcome, time.monotonic() - started)
+        if self.stuck:  # answered and acknowledged: now make way for a fresh process
+            log.error(
+                "a prediction ran past the timeout of %g s (SERVEKIT_TIMEOUT): this consumer "
+                "stops and the supervisor starts another",
+                self.timeout,
+                extra={"request_id": reply.puid},
+            )
+            self.stop.set()
         log.info(
             "message answered",
             extra={
@@ -183,10 +205,18 @@ class Consumer:
         """The executor's reply, computed in the model's thread while this one keeps the
         connection alive."""
         future = self._model.submit(self.executor.answer, body, header)
+        deadline = time.monotonic() + self.timeout
         while True:
             try:
-                return future.result(timeout=_PUMP)
+                return future.result(timeout=max(0.0, min(_PUMP, deadline - time.monotonic())))
             except concurrent.futures.TimeoutError:
+                if time.monotonic() >= deadline:
+                    self.stuck = True
+                    error = Timeout(
+                        f"the prediction ran past the timeout of {self.timeout:g} s "
+                        "(SERVEKIT_TIMEOUT)"
+                    )
+                    return self.executor.failure(body, header, error)
                 connection.process_data_events(time_limit=0)
 
 
@@ -196,6 +226,8 @@ def amqp_workload(settings: Settings) -> Workload:
     amqp_parameters(settings)
 
     def run(stop: threading.Event) -> int:
+        from prometheus_client import CollectorRegistry
+
         from servekit.loading import EXIT_LOAD_FAILED, load_dataplane, report_load_error
         from servekit.logs import capture_prints
         from servekit.seldon.plane import SeldonPlane
@@ -210,14 +242,19 @@ def amqp_workload(settings: Settings) -> Workload:
             report_load_error(exc)
             return EXIT_LOAD_FAILED
         queues = (settings.amqp_input_queue, settings.amqp_output_queue)
+        metrics = AmqpMetrics(CollectorRegistry())  # multi-process files under the supervisor
+        consumer = Consumer(
+            amqp_parameters(settings), *queues, executor, stop, settings.timeout, metrics
+        )
         try:
-            Consumer(amqp_parameters(settings), *queues, executor, stop).run()
+            consumer.run()
         except ConfigError as exc:
             report_load_error(exc)
             return EXIT_LOAD_FAILED
         finally:
-            plane.runtime.close()
-        return 0
+            if not consumer.stuck:
+                plane.runtime.close()
+        return EXIT_REPLACE_ME if consumer.stuck else 0
 
     about = {
         "broker": redact_url(settings.amqp_url),

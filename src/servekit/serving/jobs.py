@@ -82,9 +82,10 @@ def metrics_folder(settings: Settings) -> None:
         os.environ[MULTIPROC_ENV] = str(start / "metrics")
 
 
-def metrics_server(settings: Settings) -> Child | None:
-    """The body of a process serving the job workers' ``/metrics`` (with the queue depth)
-    on ``SERVEKIT_METRICS_PORT``, or None when no port is set. A process of its own, so
+def metrics_server(settings: Settings, queue_depth: bool = True) -> Child | None:
+    """The body of a process serving the workers' ``/metrics`` (job workers' with the
+    queue depth; AMQP consumers' without) on ``SERVEKIT_METRICS_PORT``, or None when no
+    port is set. A process of its own, so
     the supervisor never forks while a server thread runs. A port that cannot be bound
     is a ConfigError now, at start-up, not a crashing child later."""
     if not settings.metrics_port:
@@ -107,7 +108,8 @@ def metrics_server(settings: Settings) -> Child | None:
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(QueueDepth(job_store(settings, release_of(settings))))
+        if queue_depth:
+            registry.register(QueueDepth(job_store(settings, release_of(settings))))
         start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops it with SIGTERM
         stop.wait()
