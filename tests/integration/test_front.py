@@ -17,7 +17,7 @@ import orjson
 import pytest
 import requests
 
-from tests.conftest import http, write_project
+from tests.conftest import http, post_json, write_project
 from tests.ingress import ingress, nginx_binary
 
 pytestmark = pytest.mark.integration
@@ -286,3 +286,42 @@ def test_truncated_aborted_and_odd_chunked_bodies(serve, project: Path, front: s
     reply = http("GET", f"{server.url}/metrics")
     assert 'code="500"' not in reply.body
     assert reply.status == 200
+
+
+def _metric(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_every_lost_worker_is_counted_and_its_request_answered(serve, project: Path) -> None:
+    server = serve(
+        f"{project}:predict",
+        *("--processes", "1", "--max-requests", "4", "--timeout", "2", "--front", "nginx"),
+    )
+    crashed = post_json(f"{server.url}/model", {"data": {"crash": True}})
+    assert crashed.status == 502, crashed.body
+    assert crashed.body["error"]["code"] == "WORKER_LOST"
+    assert crashed.headers["x-request-id"] == crashed.body["request_id"]
+    for i in range(6):  # the respawned worker recycles after 4 requests
+        reply = post_json(f"{server.url}/model", {"data": {"x": i}})
+        assert reply.status == 200, reply.body
+    timed_out = post_json(f"{server.url}/model", {"data": {"pause": 30}})
+    assert timed_out.status == 504, timed_out.body
+    expected = {"crashed": 1.0, "recycled": 1.0, "timeout": 1.0}
+    deadline = time.monotonic() + 20
+    while True:
+        post_json(f"{server.url}/model", {"data": {}})  # a live worker to scrape
+        text = http("GET", f"{server.url}/metrics").body
+        counts = {
+            reason: _metric(text, f'servekit_workers_lost_total{{reason="{reason}"}}')
+            for reason in expected
+        }
+        if all(counts[r] >= n for r, n in expected.items()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert counts["crashed"] == 1.0, text
+    assert counts["timeout"] == 1.0, text
+    assert counts["recycled"] >= 1.0, text
+    assert _metric(text, "servekit_requests_lost_total") == 1.0, text
