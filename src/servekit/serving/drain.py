@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from servekit._proc import alive, children
+from servekit._proc import alive, children, parent_of
 from servekit.http.state import ServerState
 from servekit.serving.jobs import PIDFILE
 from servekit.settings import Settings
@@ -94,11 +94,19 @@ def _stop_later(settings: Settings) -> None:
 
 
 def _job_supervisor(start: Path) -> int:
-    """The pid of this server's job supervisor (``--async-workers``), or 0."""
+    """The pid of this server's job supervisor (``--async-workers``), or 0.
+
+    The pid file is only a hint: the process it names is signalled only when it is a
+    child of this worker's master (uWSGI's attached daemon), never on the file's word.
+    """
     try:
-        return int((start / PIDFILE).read_text(encoding="ascii").strip())
+        pid = int((start / PIDFILE).read_text(encoding="ascii").strip())
     except (OSError, ValueError):
         return 0
+    if pid <= 1 or parent_of(pid) != os.getppid():
+        log.warning("ignoring %s: process %d is not this server's job supervisor", PIDFILE, pid)
+        return 0
+    return pid
 
 
 def _wait_for_jobs(supervisor: int, seconds: float) -> None:

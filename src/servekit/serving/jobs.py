@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from servekit._proc import MULTIPROC_ENV, prepare_start_dir
+from servekit._proc import MULTIPROC_ENV, prepare_start_dir, private_dir
 from servekit.errors import ConfigError
 from servekit.jobs.supervisor import Child
 from servekit.settings import Settings
@@ -78,6 +78,7 @@ def metrics_folder(settings: Settings) -> None:
     """Give a standalone worker's processes a multi-process metrics folder of their own
     (under ``servekit serve`` the server's is inherited)."""
     if not os.environ.get(MULTIPROC_ENV):
+        private_dir(settings.runtime_dir)
         start = prepare_start_dir(settings.runtime_dir / "worker", os.getpid())
         os.environ[MULTIPROC_ENV] = str(start / "metrics")
 

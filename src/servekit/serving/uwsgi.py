@@ -46,6 +46,11 @@ def uwsgi_options(
     runtime = start_dir(settings, os.getpid() if pid is None else pid)
     options: list[Option] = [("strict", True), ("master", True)]
     if nginx is not None:
+        if any(c in f"{nginx}{runtime}" for c in ", "):
+            raise ConfigError(
+                f"the nginx path {nginx!r} or the runtime folder {runtime} contains a comma "
+                "or space, which uWSGI's daemon option cannot pass (SERVEKIT_METRICS_DIR)"
+            )
         options += [
             ("socket", str(runtime / WORKER_SOCKET)),
             # exec: nginx itself is the daemon, so the stop signal (QUIT: finish the
