@@ -83,7 +83,19 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run(models: list[str], open_seconds: float, closed_seconds: float) -> dict[str, Any]:
+SERVERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "baseline": ("baseline", ()),
+    "servekit": ("servekit", ()),  # the default front: nginx where it is installed
+    "servekit-direct": ("servekit", ("--front", "direct")),  # uWSGI's http-socket
+}
+"""Each server under test: how it is started, and its extra servekit flags."""
+
+
+def run(
+    models: list[str], open_seconds: float, closed_seconds: float, fronts: bool = False
+) -> dict[str, Any]:
+    """Every model on every server; with ``fronts``, also servekit's direct front, and
+    keep-alive clients (open and closed loop) for all."""
     server_cpus, processes, load_cpu = layout()
     os.sched_setaffinity(0, {load_cpu})  # this process is the open-loop generator
     print(f"# machine: {machine()}", flush=True)
@@ -112,34 +124,56 @@ def run(models: list[str], open_seconds: float, closed_seconds: float) -> dict[s
             target, document, expect = MODELS[model]
             targets = {"servekit": target, "baseline": target}
         body = json.dumps(document).encode()
-        for name in ("baseline", "servekit"):
+        names = ["baseline", "servekit"]
+        if fronts and model in ("echo", "numpy"):
+            names.append("servekit-direct")
+        for name in names:
             port += 1
-            kind = "servekit" if model == "r" else name  # both sides are servekit for R
+            kind, extra = SERVERS[name]
+            kind = "servekit" if model == "r" else kind  # both sides are servekit for R
+            target = targets.get(name, targets["servekit"])
             server = start(
                 kind,
-                str(ROOT / targets[name]),
+                str(ROOT / target),
                 port,
                 processes,
                 server_cpus,
                 ("/model", body, expect),
+                extra=extra,
             )
+            row: dict[str, Any] = {"server": name, "model": model}
             try:
                 time.sleep(0.5)  # all workers up
                 opened = open_loop(port, "/model", body, expect, rate=100.0, seconds=open_seconds)
                 closed = closed_loop(
                     port, "/model", body, seconds=closed_seconds, cpu=str(load_cpu)
                 )
+                if fronts:
+                    row["open_loop_keepalive"] = open_loop(
+                        port, "/model", body, expect, 100.0, open_seconds, keep_alive=True
+                    ).to_dict()
+                    before = server.cpu_by_kind()
+                    kept = closed_loop(
+                        port, "/model", body, closed_seconds, cpu=str(load_cpu), keep_alive=True
+                    )
+                    after = server.cpu_by_kind()
+                    row["closed_loop_keepalive"] = kept.to_dict()
+                    row["cpu_us_per_request"] = {
+                        kind: round(1e6 * (after[kind] - before.get(kind, 0.0)) / kept.requests, 1)
+                        for kind in after
+                        if kept.requests
+                    }
             finally:
                 server.stop()
-            row = {
-                "server": name,
-                "model": model,
-                "open_loop": opened.to_dict(),
-                "closed_loop": closed.to_dict(),
-                "cold_start_s": round(server.cold_start_s, 3),
-                "peak_tree_rss_mb": round(server.peak_tree_mb, 1),
-                "peak_worker_rss_mb": round(server.peak_worker_mb, 1),
-            }
+            row.update(
+                {
+                    "open_loop": opened.to_dict(),
+                    "closed_loop": closed.to_dict(),
+                    "cold_start_s": round(server.cold_start_s, 3),
+                    "peak_tree_rss_mb": round(server.peak_tree_mb, 1),
+                    "peak_worker_rss_mb": round(server.peak_worker_mb, 1),
+                }
+            )
             results.append(row)
             print(
                 f"# {model:6} {name:9} p50 {opened.p50_ms:.2f} ms  p99 {opened.p99_ms:.2f} "
@@ -183,12 +217,41 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def front_table(report: dict[str, Any]) -> str:
+    """The nginx front against the direct one (uWSGI's http-socket), per model."""
+    runs = {(r["model"], r["server"]): r for r in report["runs"]}
+    figures = [
+        ("p50 ms @100 rps, new connection each", "open_loop", "p50_ms"),
+        ("p99 ms @100 rps, new connection each", "open_loop", "p99_ms"),
+        ("p50 ms @100 rps, keep-alive client", "open_loop_keepalive", "p50_ms"),
+        ("p99 ms @100 rps, keep-alive client", "open_loop_keepalive", "p99_ms"),
+        ("saturation req/s, Connection: close", "closed_loop", "requests_per_second"),
+        ("saturation req/s, keep-alive", "closed_loop_keepalive", "requests_per_second"),
+        ("errors (keep-alive runs)", "closed_loop_keepalive", "errors"),
+        ("CPU us/request in uWSGI workers (keep-alive)", "cpu_us_per_request", "worker"),
+        ("CPU us/request in nginx (keep-alive)", "cpu_us_per_request", "nginx"),
+    ]
+    lines = [
+        "| model | figure | nginx front | direct front | nginx/direct |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for model in dict.fromkeys(r["model"] for r in report["runs"]):
+        nginx, direct = runs.get((model, "servekit")), runs.get((model, "servekit-direct"))
+        if nginx is None or direct is None or "closed_loop_keepalive" not in nginx:
+            continue
+        for label, part, key in figures:
+            a, b = nginx[part].get(key, 0.0), direct[part].get(key, 0.0)
+            ratio = f"{a / b:.2f}" if b else "-"
+            lines.append(f"| {model} | {label} | {a:.2f} | {b:.2f} | {ratio} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def verdicts(report: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(broken promises, missed targets) for servekit."""
     broken, missed = [], []
     runs = {(r["model"], r["server"]): r for r in report["runs"]}
     for (model, name), r in runs.items():
-        if name != "servekit":
+        if name not in ("servekit", "servekit-direct"):
             continue
         base = runs[(model, "baseline")]
         p99 = r["open_loop"]["p99_ms"]
@@ -198,7 +261,7 @@ def verdicts(report: dict[str, Any]) -> tuple[list[str], list[str]]:
                 f"{model}: p99 {p99:.1f} ms, {errors} errors "
                 f"({r['open_loop']['first_error'][:120]})"
             )
-        if model != "echo":
+        if model != "echo" or name != "servekit":
             continue
         checks = [
             (p99 <= TARGETS["p99_ms"], f"p99 {p99:.2f} ms > {TARGETS['p99_ms']} ms"),
@@ -247,11 +310,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
     report = run(
-        models, open_seconds=10 if args.short else 20, closed_seconds=5 if args.short else 10
+        models,
+        open_seconds=10 if args.short else 20,
+        closed_seconds=5 if args.short else 10,
+        fronts=not args.short,
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
+    fronts = front_table(report)
+    if fronts:
+        print(fronts)
     broken, missed = verdicts(report)
     for line in missed:
         print(f"# target missed (not a failure): {line}")

@@ -60,26 +60,69 @@ async def _one(port: int, request: bytes, expect: bytes, timeout: float) -> str:
     return ""
 
 
-def http_request(path: str, body: bytes) -> bytes:
-    """A complete HTTP/1.1 POST with a JSON body and Connection: close."""
+def http_request(path: str, body: bytes, keep_alive: bool = False) -> bytes:
+    """A complete HTTP/1.1 POST with a JSON body (and Connection: close unless kept)."""
+    close = "" if keep_alive else "Connection: close\r\n"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Length: {len(body)}\r\n{close}\r\n"
     )
     return head.encode() + body
 
 
+class _Pool:
+    """Kept-alive connections for the open loop: an idle one is reused, else a new one
+    is opened (so a slow answer never delays the next scheduled request)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def one(self, request: bytes, expect: bytes, timeout: float) -> str:
+        """Send one request on a kept-alive connection; '' for a correct answer."""
+        try:
+            if self.idle:
+                reader, writer = self.idle.pop()
+            else:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", self.port), timeout
+                )
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            body = await asyncio.wait_for(reader.readexactly(length), timeout)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, AttributeError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if b"connection: close" not in head.lower():
+            self.idle.append((reader, writer))
+        else:
+            writer.close()
+        if head[9:12] != b"200":
+            return f"HTTP {head[9:12].decode(errors='replace')}: {body[-200:]!r}"
+        return "" if expect in body else f"unexpected body: {body[-200:]!r}"
+
+
 async def _open_loop(
-    port: int, request: bytes, expect: bytes, rate: float, seconds: float, timeout: float
+    port: int,
+    request: bytes,
+    expect: bytes,
+    rate: float,
+    seconds: float,
+    timeout: float,
+    keep_alive: bool = False,
 ) -> OpenLoop:
     count = int(rate * seconds)
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
     latencies: list[float] = []
     errors: list[str] = []
+    pool = _Pool(port)
 
     async def fire(due: float) -> None:
-        error = await _one(port, request, expect, timeout)
+        if keep_alive:
+            error = await pool.one(request, expect, timeout)
+        else:
+            error = await _one(port, request, expect, timeout)
         latencies.append((loop.time() - due) * 1000)
         if error:
             errors.append(error)
@@ -114,9 +157,12 @@ def open_loop(
     rate: float = 100.0,
     seconds: float = 10.0,
     timeout: float = 5.0,
+    keep_alive: bool = False,
 ) -> OpenLoop:
-    """Send ``rate`` requests a second for ``seconds`` seconds; report latency percentiles."""
-    return asyncio.run(_open_loop(port, http_request(path, body), expect, rate, seconds, timeout))
+    """Send ``rate`` requests a second for ``seconds`` seconds; report latency percentiles.
+    With ``keep_alive`` requests reuse idle connections (a pooling client)."""
+    request = http_request(path, body, keep_alive)
+    return asyncio.run(_open_loop(port, request, expect, rate, seconds, timeout, keep_alive))
 
 
 @dataclass(frozen=True)
@@ -128,6 +174,7 @@ class ClosedLoop:
     requests_per_second: float
     errors: int
     raw: str = ""
+    requests: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "raw"}
@@ -136,8 +183,8 @@ class ClosedLoop:
 _LUA = """wrk.method = "POST"
 wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Connection"] = "close"
 """
+_CLOSE = 'wrk.headers["Connection"] = "close"\n'
 
 
 def closed_loop(
@@ -148,15 +195,17 @@ def closed_loop(
     connections: int = 8,
     cpu: str | None = None,
     workdir: str = "/tmp",
+    keep_alive: bool = False,
 ) -> ClosedLoop:
-    """Run wrk against the server (one thread, ``connections`` connections) for ``seconds``."""
+    """Run wrk against the server (one thread, ``connections`` connections) for ``seconds``,
+    with ``Connection: close`` on every request unless ``keep_alive``."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk (scripts/test does it)")
     script = f"{workdir}/servekit-bench-{port}.lua"
     lua_body = "[==[" + body.decode() + "]==]"
     with open(script, "w", encoding="utf-8") as f:
-        f.write(_LUA.format(body=lua_body))
+        f.write(_LUA.format(body=lua_body) + ("" if keep_alive else _CLOSE))
     command = [
         wrk,
         "-t1",
@@ -181,4 +230,12 @@ def closed_loop(
     errors = int(non_2xx.group(1)) if non_2xx else 0
     if socket_errors:  # 'read' counts the server closing each connection, as it should
         errors += sum(int(socket_errors.group(i)) for i in (1, 3, 4))
-    return ClosedLoop(connections, seconds, float(rate.group(1)) if rate else 0.0, errors, output)
+    done = re.search(r"(\d+) requests in", output)
+    return ClosedLoop(
+        connections,
+        seconds,
+        float(rate.group(1)) if rate else 0.0,
+        errors,
+        output,
+        int(done.group(1)) if done else 0,
+    )

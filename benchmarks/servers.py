@@ -55,6 +55,28 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[-1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _kind(pid: int) -> str:
+    """``nginx``, ``worker`` (a uWSGI worker) or ``other`` (uWSGI's master)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    if command.startswith("nginx"):
+        return "nginx"
+    return "worker" if "worker" in command else "other"
+
+
 @dataclass
 class Server:
     """A running server, its cold start, and its peak memory so far."""
@@ -77,6 +99,14 @@ class Server:
             if workers:
                 self.peak_worker_mb = max(self.peak_worker_mb, max(workers))
 
+    def cpu_by_kind(self) -> dict[str, float]:
+        """CPU seconds used so far by the server's processes, by kind."""
+        used: dict[str, float] = {}
+        for pid in _tree(self.process.pid):
+            kind = _kind(pid)
+            used[kind] = used.get(kind, 0.0) + _cpu_seconds(pid)
+        return used
+
     def stop(self) -> None:
         """SIGTERM by PID, bounded wait, SIGKILL of its group if needed."""
         self._stop.set()
@@ -97,8 +127,10 @@ def start(
     cpus: str,
     probe: tuple[str, bytes, bytes],
     timeout: float = 30.0,
+    extra: tuple[str, ...] = (),
 ) -> Server:
-    """Start ``servekit`` or ``baseline`` serving ``target``; wait for a correct answer."""
+    """Start ``servekit`` (with ``extra`` flags) or ``baseline`` serving ``target``; wait
+    for a correct answer."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if name == "servekit":
         command = [
@@ -117,6 +149,7 @@ def start(
             "1",
             "--drain-seconds",
             "0",
+            *extra,
         ]
     else:
         env["BENCH_TARGET"] = target

@@ -223,7 +223,7 @@ http {{
     location / {{
       {upstream}{passed}
       uwsgi_request_buffering on;
-      uwsgi_buffering off;
+      uwsgi_buffering on;
       uwsgi_connect_timeout 5s;
       uwsgi_send_timeout {wait}s;
       uwsgi_read_timeout {wait}s;
