@@ -16,8 +16,10 @@ from pathlib import Path
 import orjson
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.conftest import http, post_json, write_project
+from tests.conftest import http, post_json, start_server, write_project
 from tests.ingress import ingress, nginx_binary
 
 pytestmark = pytest.mark.integration
@@ -57,12 +59,12 @@ def test_a_pooling_client_sees_no_reset(serve, project: Path, front: str) -> Non
         headers = {"Content-Type": "application/json"}
         statuses = [
             session.post(f"{server.url}/model", data=BODY, headers=headers, timeout=10).status_code
-            for _ in range(500)
+            for _ in range(10_000)
         ]
-    assert statuses == [200] * 500
+    assert statuses == [200] * 10_000
     conn = HTTPConnection("127.0.0.1", server.port, timeout=10)
     sockets = set()
-    for i in range(200):
+    for i in range(10_000):
         status, body = _post(conn, {"data": {"x": i}})
         assert status == 200
         assert orjson.loads(body)["result"] == {"x": i}
@@ -325,3 +327,39 @@ def test_every_lost_worker_is_counted_and_its_request_answered(serve, project: P
     assert counts["timeout"] == 1.0, text
     assert counts["recycled"] >= 1.0, text
     assert _metric(text, "servekit_requests_lost_total") == 1.0, text
+
+
+@pytest.fixture(scope="module", params=["nginx", "direct"])
+def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """One server per front for the property test (hypothesis runs many examples)."""
+    nginx_binary()
+    folder = tmp_path_factory.mktemp("chunks")
+    write_project(folder / "project", {"model.py": MODEL})
+    server = start_server(
+        [f"{folder}/project/model.py:predict", "--processes", "2", "--front", request.param],
+        folder / "server.log",
+    )
+    yield server
+    server.stop()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    x=st.integers(-(2**31), 2**31),
+    sizes=st.lists(st.integers(1, 70_000), min_size=1, max_size=12),
+    pad=st.integers(0, 200_000),
+)
+def test_any_chunking_of_a_body_is_answered_whole(
+    shared_server, x: int, sizes: list[int], pad: int
+) -> None:
+    body = orjson.dumps({"data": {"x": x}, "pad": "p" * pad})
+    head = (
+        b"POST /model HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    answer = _raw(shared_server.port, head + _chunked(body, sizes))
+    status, _ = _head(answer)
+    assert status == 200, answer[-300:]
+    assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["result"] == {"x": x}
