@@ -191,7 +191,9 @@ daemon off;
 worker_processes 1;
 {_user_line()}
 pid {_quote(str(runtime / "nginx.pid"))};
-error_log stderr error;
+# Clients' mistakes (a body too large, bad chunks, timeouts) are answered and counted by
+# servekit; nginx logs only what is critical (a client cannot flood the log).
+error_log stderr crit;
 events {{
   worker_connections {_worker_connections(settings)};
 }}

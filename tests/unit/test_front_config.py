@@ -1,0 +1,85 @@
+"""The nginx front's configuration, rendered from the settings (servekit.serving.front)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from servekit.errors import ConfigError
+from servekit.serving import front
+from servekit.settings import Settings
+from tests.ingress import nginx_binary
+
+
+def render(tmp_path: Path, **fields: object) -> str:
+    return front.nginx_conf(Settings(**fields), tmp_path, tmp_path / "workers.sock")
+
+
+def test_the_settings_become_nginx_limits(tmp_path: Path) -> None:
+    text = render(
+        tmp_path,
+        port=9000,
+        metrics_port=9100,
+        client_header_timeout=7,
+        client_body_timeout=9,
+        keepalive_timeout=61,
+        max_body_bytes=5_000_000,
+        max_connections=100,
+        processes=2,
+        threads=3,
+    )
+    for line in (
+        "listen 127.0.0.1:9000 backlog=1024; listen 127.0.0.1:9100 backlog=1024;",
+        "client_header_timeout 7s;",
+        "client_body_timeout 9s;",
+        "keepalive_timeout 61s;",
+        "client_max_body_size 5000000;",
+        "client_body_buffer_size 1048576;",
+        "worker_connections 144;",  # 100 clients + 2 x 2 x 3 upstreams + 32
+        f"uwsgi_pass unix:{tmp_path}/workers.sock;",
+        "uwsgi_read_timeout 70s;",  # the request timeout (60) + slack: the worker's 504 first
+    ):
+        assert line in text
+    assert "uwsgi_param SERVEKIT_FRONT_ERROR 413;" in text
+    assert "return 502 '" in text
+    assert '"code":"WORKER_LOST"' in text
+
+
+def test_the_rendered_configuration_is_valid_nginx(tmp_path: Path) -> None:
+    (tmp_path / "nginx").mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(render(tmp_path, metrics_port=9100, host="::1"))
+    checked = subprocess.run(
+        [nginx_binary(), "-t", "-q", "-c", str(conf)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_auto_falls_back_to_direct_and_nginx_without_it_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(front, "find_nginx", lambda: None)
+    assert front.front_of(Settings(front="auto")) == ("direct", None)
+    assert front.front_of(Settings(front="direct")) == ("direct", None)
+    with pytest.raises(ConfigError, match="apt-get install nginx"):
+        front.front_of(Settings(front="nginx"))
+    monkeypatch.setattr(front, "find_nginx", lambda: "/usr/sbin/nginx")
+    assert front.front_of(Settings(front="auto")) == ("nginx", "/usr/sbin/nginx")
+
+
+def test_a_taken_port_is_one_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            front.prepare_nginx(Settings(port=port), tmp_path, nginx_binary())
+
+
+def test_error_bodies_that_would_break_nginx_quoting_are_refused() -> None:
+    with pytest.raises(ValueError, match="not an nginx literal"):
+        front._literal("it's")
+    with pytest.raises(ConfigError):
+        front._quote('/tmp/a"b')
