@@ -7,8 +7,9 @@ Kubernetes Secret does, without a restart.
 
 A request presents a token as ``Authorization: Bearer <token>`` or as HTTP Basic with the
 token as user name and/or password (Domino clients send ``auth=(token, token)``). Every
-presented value is compared with every token in constant time; a missing, malformed or
-wrong header fails the same way.
+presented value is compared with every token in constant time, as UTF-8 bytes (sent as
+UTF-8, or as latin-1 as some clients send it); a missing, malformed or wrong header fails
+the same way.
 """
 
 from __future__ import annotations
@@ -122,7 +123,11 @@ class Authenticator:
         return bool(self.sources)
 
     def allows(self, authorization: str | None) -> bool:
-        """True when the header presents a valid token. Constant time in the token."""
+        """True when the header presents a valid token. Constant time in the token.
+
+        ``authorization`` is the header as a WSGI server passes it (its bytes decoded as
+        latin-1); a token matches whether the client sent it as UTF-8 or as latin-1.
+        """
         presented = _presented(authorization or "")
         valid = [token for source in self.sources for token in source.tokens()]
         matched = False
@@ -133,20 +138,41 @@ class Authenticator:
 
 
 def _presented(header: str) -> list[bytes]:
-    scheme, _, value = header.strip().partition(" ")
+    # Under WSGI (PEP 3333) a header value is its bytes decoded as latin-1: encoding it
+    # back as latin-1 recovers the bytes the client sent. A value beyond latin-1 did not
+    # come through WSGI; it is taken as text.
+    try:
+        raw = header.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = header.encode()
+    scheme, _, value = raw.strip().partition(b" ")
     value = value.strip()
     if not value:
         return []
-    if scheme.lower() == "bearer":
-        return [value.encode()]
-    if scheme.lower() == "basic":
+    if scheme.lower() == b"bearer":
+        return [_utf8(value)]
+    if scheme.lower() == b"basic":
         try:
-            decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+            decoded = base64.b64decode(value, validate=True)
+        except binascii.Error:
             return []
-        user, _, password = decoded.partition(":")
-        return [part.encode() for part in (user, password) if part]
+        user, _, password = decoded.partition(b":")
+        return [_utf8(part) for part in (user, password) if part]
     return []
+
+
+def _utf8(sent: bytes) -> bytes:
+    """What the client sent, as UTF-8: itself when it is UTF-8, else read as latin-1.
+
+    curl and most clients send a token's UTF-8 bytes; Python's http.client (a str
+    header) and requests' HTTP Basic send latin-1. Either form of a token then matches,
+    in a Bearer header and in Basic alike.
+    """
+    try:
+        sent.decode()
+    except UnicodeDecodeError:
+        return sent.decode("latin-1").encode()
+    return sent
 
 
 def build_authenticator(tokens: str, tokens_file: str) -> Authenticator:

@@ -124,3 +124,69 @@ def test_print_config_masks_the_tokens() -> None:
     env = Settings(access_tokens="s3cret").redacted_env()
     assert env["SERVEKIT_ACCESS_TOKENS"] == "***"
     assert "s3cret" not in str(env)
+
+
+# --- non-ASCII tokens: the bytes a client sends, through WSGI's latin-1 str --------------
+
+TOKEN = "tökén"
+
+
+def wsgi(sent: bytes) -> str:
+    """A header value as a WSGI server hands it over (PEP 3333): its bytes as latin-1."""
+    return sent.decode("latin-1")
+
+
+NON_ASCII_ALLOWED = {
+    "Bearer, UTF-8 (curl)": wsgi(b"Bearer " + TOKEN.encode()),
+    "Bearer, latin-1 (http.client)": wsgi(b"Bearer " + TOKEN.encode("latin-1")),
+    "Basic, UTF-8": basic(TOKEN, TOKEN),
+    "Basic, latin-1 (requests)": "Basic "
+    + base64.b64encode(b"u:" + TOKEN.encode("latin-1")).decode(),
+}
+NON_ASCII_DENIED = {
+    "another token": wsgi(b"Bearer " + "tökén2".encode()),
+    "a prefix": wsgi(b"Bearer " + TOKEN.encode()[:-1]),
+    "mis-decoded twice": wsgi(b"Bearer " + wsgi(TOKEN.encode()).encode()),
+    "a byte stripped as text would be": wsgi(b"Bearer " + "tà".encode()),
+}
+
+
+@pytest.mark.parametrize("name", list(NON_ASCII_ALLOWED))
+def test_a_non_ascii_token_matches_in_bearer_and_basic_alike(name: str) -> None:
+    assert Authenticator([StaticTokens([TOKEN])]).allows(NON_ASCII_ALLOWED[name])
+
+
+@pytest.mark.parametrize("name", list(NON_ASCII_DENIED))
+def test_near_misses_of_a_non_ascii_token_are_denied(name: str) -> None:
+    auth = Authenticator([StaticTokens([TOKEN, "t"])])
+    assert not auth.allows(NON_ASCII_DENIED[name])
+
+
+def test_a_token_ending_in_a_byte_that_is_latin_1_whitespace_matches() -> None:
+    # "à" is C3 A0 in UTF-8, and A0 read as latin-1 is a no-break space, which
+    # str.strip() used to cut off.
+    assert Authenticator([StaticTokens(["tà"])]).allows(wsgi(b"Bearer " + "tà".encode()))
+
+
+def test_a_header_beyond_latin_1_did_not_come_through_wsgi_and_is_text() -> None:
+    assert Authenticator([StaticTokens(["tok€n"])]).allows("Bearer tok€n")
+    assert Authenticator([StaticTokens(["tok€n"])]).allows(wsgi("Bearer tok€n".encode()))
+
+
+@pytest.fixture
+def non_ascii_client(tmp_path: Path) -> FlaskClient:
+    write_project(tmp_path, {"m.py": "def predict(x: int):\n    return x + 1\n"})
+    settings = Settings(target=f"{tmp_path}/m.py:predict", access_tokens=TOKEN)
+    state = ServerState(dataplane=load_dataplane(settings))
+    return create_app(settings, state).test_client()
+
+
+@pytest.mark.parametrize("name", list(NON_ASCII_ALLOWED))
+def test_http_takes_a_non_ascii_token_as_sent(non_ascii_client: FlaskClient, name: str) -> None:
+    reply = non_ascii_client.post(
+        "/model",
+        json={"data": {"x": 1}},
+        environ_overrides={"HTTP_AUTHORIZATION": NON_ASCII_ALLOWED[name]},
+    )
+    assert reply.status_code == 200
+    assert reply.get_json()["result"] == 2

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 import enum
+import json
 from typing import Any, Literal, NotRequired, Optional, TypedDict
 
 import numpy as np
@@ -13,13 +14,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 
+from servekit.core import jsonbody
 from servekit.core.binding import Binder
 from servekit.core.dataplane import Answer, DataPlane
 from servekit.core.encoding import encode
 from servekit.core.envelope import Release, parse_request
 from servekit.core.paths import Where, render, report
 from servekit.core.signature import Param, Signature
-from servekit.errors import Problem, ServekitError
+from servekit.errors import BadJson, Problem, ServekitError
 from servekit.runtimes.function import FunctionRuntime
 
 EXAMPLES = 200
@@ -350,3 +352,151 @@ def test_wide_integers_and_longdouble_encode() -> None:
     assert encoded == b'{"total":1180591620717411303425,"small":[1,2.5,null]}'
     assert orjson.loads(encode(np.longdouble(1.5))) == 1.5
     assert orjson.loads(encode(np.array([1.5, 2.5], dtype=np.longdouble))) == [1.5, 2.5]
+
+
+# --- 5. request JSON: a repeated key is refused, anything else reads exactly -------------
+
+
+class Members(list):  # type: ignore[type-arg]
+    """A JSON object written as its members in order, so a key can appear twice."""
+
+
+WIDE_INTS = st.integers(min_value=-(2**80), max_value=2**80) | st.integers(
+    min_value=-(10**100), max_value=10**100
+).map(lambda n: n * 10**40)
+TEXT = st.text(alphabet=st.sampled_from('ab:"\\{}[],é\n\u2028'), max_size=5) | st.text(max_size=5)
+OBJECT_KEYS = st.sampled_from(["a", "b", "a:b", ":", 'q"', "é", "\\"]) | TEXT
+BODY_SCALARS = st.none() | st.booleans() | INT64 | WIDE_INTS | FLOATS | TEXT
+BODY_TREES = st.recursive(
+    BODY_SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.lists(st.tuples(OBJECT_KEYS, children), max_size=4).map(Members)
+    ),
+    max_leaves=16,
+)
+
+
+def _string(text: str, draw: st.DrawFn) -> str:
+    style = draw(st.sampled_from(["plain", "ascii", "escaped"]))
+    if style == "escaped":  # every character as \uXXXX: colons too
+        units = text.encode("utf-16-be")
+        return (
+            '"'
+            + "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+            + '"'
+        )
+    return json.dumps(text, ensure_ascii=style == "ascii")
+
+
+@st.composite
+def json_texts(draw: st.DrawFn, tree: Any) -> str:
+    space = st.sampled_from(["", " ", "\n", " \t "])
+    if isinstance(tree, Members):
+        members = [
+            f"{_string(k, draw)}{draw(space)}:{draw(space)}{draw(json_texts(v))}" for k, v in tree
+        ]
+        return "{" + f",{draw(space)}".join(members) + "}"
+    if isinstance(tree, list):
+        return "[" + f",{draw(space)}".join(draw(json_texts(v)) for v in tree) + "]"
+    if isinstance(tree, str):
+        return _string(tree, draw)
+    return json.dumps(tree)
+
+
+def _first_repeat(tree: Any, path: str = "") -> str | None:
+    """The path of the first key written twice in one object, in the text's order."""
+    if isinstance(tree, Members):
+        seen: set[str] = set()
+        for key, value in tree:
+            here = f"{path}.{key}" if path else key
+            if key in seen:
+                return here
+            seen.add(key)
+            found = _first_repeat(value, here)
+            if found is not None:
+                return found
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            found = _first_repeat(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every leaf's type beside it (so 1 and 1.0 differ)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value), value)
+
+
+def _fits_64_bits(value: Any) -> bool:
+    if isinstance(value, Members):
+        return all(_fits_64_bits(v) for _, v in value)
+    if isinstance(value, list):
+        return all(_fits_64_bits(v) for v in value)
+    return type(value) is not int or -(2**63) <= value < 2**64
+
+
+@settings(max_examples=EXAMPLES * 5, deadline=None)
+@given(data=st.data(), tree=BODY_TREES)
+def test_request_json_refuses_a_repeated_key_and_reads_everything_else_exactly(
+    data: st.DataObject, tree: Any
+) -> None:
+    text = data.draw(json_texts(tree), label="text")
+    repeated = _first_repeat(tree)
+    if repeated is not None:
+        with pytest.raises(BadJson) as caught:
+            jsonbody.loads(text.encode())
+        assert caught.value.details[0]["path"] == repeated
+        return
+    document = jsonbody.loads(text.encode())
+    assert _typed(document) == _typed(json.loads(text))
+    if _fits_64_bits(tree):
+        assert _typed(document) == _typed(orjson.loads(text))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(tree=BODY_TREES, key=OBJECT_KEYS, data=st.data())
+def test_a_key_repeated_in_any_object_at_any_depth_is_refused(
+    tree: Any, key: str, data: st.DataObject
+) -> None:
+    # Wrap the tree so it holds at least one object, pick one of its objects and repeat a
+    # key in it; wherever it is, the body is refused naming that place.
+    wrapped = Members([("data", tree)])
+    objects = [wrapped, *_objects(tree)]
+    target = data.draw(st.sampled_from(objects), label="object")
+    position = data.draw(st.integers(min_value=0, max_value=len(target)), label="position")
+    target.insert(position, (key, None))
+    target.append((key, 1))
+    text = data.draw(json_texts(wrapped), label="text")
+    with pytest.raises(BadJson) as caught:
+        jsonbody.loads(text.encode())
+    assert caught.value.details[0]["path"] == _first_repeat(wrapped)
+
+
+def _objects(tree: Any) -> list[Members]:
+    found: list[Members] = []
+    if isinstance(tree, Members):
+        found.append(tree)
+        for _, value in tree:
+            found.extend(_objects(value))
+    elif isinstance(tree, list):
+        for value in tree:
+            found.extend(_objects(value))
+    return found
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    value=st.floats(min_value=2.0**63, allow_infinity=False)
+    | st.floats(max_value=-(2.0**63), allow_infinity=False)
+)
+def test_orjson_writes_every_float_an_integer_could_widen_to_with_an_exponent(
+    value: float,
+) -> None:
+    # jsonbody reads a body again for exact integers only when orjson wrote an "e+".
+    assert b"e+" in orjson.dumps(value)

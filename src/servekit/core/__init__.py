@@ -9,6 +9,7 @@ runtime, and turns the result (or an error) into response bytes. Every transport
 - :mod:`.signature`: a runtime-neutral description of what a model accepts.
 - :mod:`.types`: compiles a type annotation into a converter, once, at load.
 - :mod:`.binding`: binds ``data`` / ``parameters`` to arguments, collecting every problem.
+- :mod:`.jsonbody`: request bodies as JSON (orjson; exact integers, no repeated keys).
 - :mod:`.envelope`: Domino's request and response envelopes, and the error envelope.
 - :mod:`.encoding`: results to JSON bytes (numpy, dataclasses, datetimes, Decimal, sets).
 - :mod:`.dataplane`: parse -> bind -> call -> encode.

@@ -2,8 +2,8 @@
 
 ``numpy.ndarray`` and ``numpy.typing.NDArray[dtype]`` take nested JSON arrays. The
 values must fit the dtype by kind (numbers for floats, integers for ints, booleans for
-bool, strings for str); ragged nesting, nulls and mixed kinds are problems, never a
-silent object array.
+bool, strings for str); ragged nesting, nulls, mixed kinds and (without a dtype)
+integers beyond 64 bits are problems, never a silent object array.
 """
 
 from __future__ import annotations
@@ -92,6 +92,9 @@ def ndarray_converter(dtype: np.dtype[Any] | None) -> Compiled:
             report(problems, where, key, expected, f"array of {_words(kinds)}")
             return value
         if dtype is None:
+            if array.dtype.kind == "O":  # integers beyond 64 bits: no numeric dtype holds them
+                report(problems, where, key, expected, "integers outside the 64-bit range")
+                return value
             return array
         return _cast(array, dtype, where, key, expected, problems)
 

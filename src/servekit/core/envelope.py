@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from servekit.core import jsonbody
 from servekit.core.binding import Call
 from servekit.core.paths import describe
 from servekit.errors import BadJson, BadRequest, ServekitError
@@ -44,15 +45,13 @@ class Release:
 def parse_request(body: bytes) -> Call:
     """Decode a request body into a :class:`~servekit.core.binding.Call`.
 
-    Raises BadJson for bytes that are not JSON (NaN and Infinity included) and
-    BadRequest for JSON that is not a ``data`` / ``parameters`` object.
+    Raises BadJson for bytes that are not JSON (NaN and Infinity included) or that
+    write a key twice in one object, and BadRequest for JSON that is not a ``data`` /
+    ``parameters`` object. Integers are exact at any size (see :mod:`.jsonbody`).
     """
     if not body.strip():
         raise BadJson(f"the request body is empty; {_EXAMPLE}")
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadJson(f"the request body is not valid JSON: {exc}") from None
+    document = jsonbody.loads(body)
     if type(document) is not dict:
         raise BadRequest(
             f"the request body must be a JSON object, got {describe(document)}; {_EXAMPLE}"
