@@ -9,15 +9,17 @@ handler) turns any of them into the one error envelope::
 The tree::
 
     ServekitError                 500 INTERNAL
-    ├── BadJson                   400 BAD_JSON              body is not JSON (or has NaN/Infinity)
+    ├── BadJson                   400 BAD_JSON              not JSON (NaN, a key twice in an object)
     ├── BadRequest                400 BAD_REQUEST           JSON, but not {"data"} / {"parameters"}
     ├── InvalidArguments          422 INVALID_ARGUMENTS     arguments do not fit the signature
     ├── Unauthorized              401 UNAUTHORIZED          no valid access token
     ├── NotFound                  404 NOT_FOUND
     ├── MethodNotAllowed          405 METHOD_NOT_ALLOWED
+    ├── Conflict                  409 CONFLICT              Idempotency-Key reused, another body
     ├── PayloadTooLarge           413 PAYLOAD_TOO_LARGE
     ├── HeadersTooLarge           431 HEADERS_TOO_LARGE
     ├── UnsupportedMediaType      415 UNSUPPORTED_MEDIA_TYPE
+    ├── TooManyRequests           429 TOO_MANY_REQUESTS     the async queue is full (Retry-After)
     ├── ModelError                500 MODEL_ERROR           the user's code raised
     ├── WorkerLost                502 WORKER_LOST           a worker died mid-request (nginx)
     ├── NotReady                  503 NOT_READY             model not loaded yet, or draining
@@ -37,6 +39,7 @@ __all__ = [
     "BadJson",
     "BadRequest",
     "ConfigError",
+    "Conflict",
     "DeadlineExpired",
     "HeadersTooLarge",
     "InvalidArguments",
@@ -50,6 +53,7 @@ __all__ = [
     "ServekitError",
     "StoreUnavailable",
     "Timeout",
+    "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
     "WorkerLost",
@@ -164,6 +168,14 @@ class MethodNotAllowed(ServekitError):
     code = "METHOD_NOT_ALLOWED"
 
 
+class Conflict(ServekitError):
+    """The request contradicts an earlier one: an ``Idempotency-Key`` the same caller
+    already used with a different body."""
+
+    status = 409
+    code = "CONFLICT"
+
+
 class PayloadTooLarge(ServekitError):
     """The body is larger than the configured limit."""
 
@@ -183,6 +195,18 @@ class UnsupportedMediaType(ServekitError):
 
     status = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class TooManyRequests(ServekitError):
+    """Refused for now, to shed load (the asynchronous queue is full). Always sent with
+    ``Retry-After``: the whole seconds after which trying again makes sense."""
+
+    status = 429
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))})
+        self.retry_after = max(1, int(retry_after))
 
 
 class ModelError(ServekitError):

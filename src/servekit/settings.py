@@ -182,6 +182,22 @@ class Settings:
         "Largest asynchronous result (as JSON); a larger one fails the job, telling the "
         "user to return a reference (a URL or object key) instead.",
     )
+    async_max_queued: int = _setting(
+        1000,
+        "Asynchronous jobs that may wait for a worker at once (queued, not yet started); "
+        "a submission beyond them gets 429 TOO_MANY_REQUESTS with `Retry-After`. The "
+        "default absorbs a burst of a thousand requests while it bounds the queued input "
+        "at about 10 MiB per model version (1000 bodies of SERVEKIT_ASYNC_MAX_BODY_BYTES, "
+        "10 KiB) in the SQLite file or Redis's memory. Retries of accepted jobs are never "
+        "refused.",
+    )
+    async_queue_seconds: int = _setting(
+        1800,
+        "Seconds an asynchronous job may wait for a worker (since it was queued, or queued "
+        "again after a failed attempt); then it is `failed` with an `EXPIRED` error and "
+        "its input deleted, so a client polling it stops waiting. Default: 30 minutes, "
+        "Domino's window for an asynchronous request.",
+    )
     async_retention_seconds: int = _setting(
         1800,
         "Seconds a finished asynchronous job (input and result) is kept; then it is deleted "
@@ -268,6 +284,8 @@ class Settings:
             (self.async_workers >= 0, "async_workers", "0 (none) or more"),
             (self.async_max_body_bytes >= 1, "async_max_body_bytes", "1 byte or more"),
             (self.async_max_result_bytes >= 1, "async_max_result_bytes", "1 byte or more"),
+            (self.async_max_queued >= 1, "async_max_queued", "1 or more"),
+            (self.async_queue_seconds >= 1, "async_queue_seconds", "1 second or more"),
             (self.async_retention_seconds >= 1, "async_retention_seconds", "1 second or more"),
             (self.async_timeout >= 1, "async_timeout", "1 second or more"),
             (self.async_max_attempts >= 1, "async_max_attempts", "1 or more"),

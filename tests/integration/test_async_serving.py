@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -138,6 +140,33 @@ def test_a_burst_of_1000_jobs_loses_and_repeats_none(serve, project: Path) -> No
     assert value(metrics, "servekit_async_queue_depth") == 0
     assert value(metrics, "servekit_async_queue_wait_seconds_count") == 1000
     assert value(metrics, "servekit_async_job_duration_seconds_count") == 1000
+
+
+def test_a_burst_beyond_the_queue_limit_is_refused_with_429(
+    serve, project: Path, tmp_path: Path
+) -> None:
+    database = tmp_path / "store" / "jobs.db"
+    server = serve(
+        f"{project}/model.py:predict",
+        *("--processes", "2", "--async-workers", "0"),
+        *("--async-store", f"sqlite://{database}"),
+        env={"SERVEKIT_ASYNC_MAX_QUEUED": "5"},
+    )  # no job workers: every accepted job stays queued
+    url = f"{server.url}/api/modelApis/async/v1/burst"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda x: post_json(url, {"parameters": {"x": x}}), range(40)))
+    assert sorted(r.status for r in replies) == [200] * 5 + [429] * 35
+    for reply in (r for r in replies if r.status == 429):
+        assert reply.headers["retry-after"].isdigit()
+        assert reply.body["error"]["code"] == "TOO_MANY_REQUESTS"
+        assert "SERVEKIT_ASYNC_MAX_QUEUED" in reply.body["error"]["message"]
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        states = db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+    assert states == [("queued", 5)]
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    metrics = http("GET", f"{server.url}/metrics").body
+    assert value(metrics, "servekit_async_queue_depth") == 5
+    assert value(metrics, "servekit_async_jobs_submitted_total") == 5
 
 
 def test_a_killed_worker_loses_no_job(serve, project: Path) -> None:

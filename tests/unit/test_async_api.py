@@ -3,6 +3,7 @@ store, and the Flask routes through the test client (SQLite store in a tmp folde
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from pathlib import Path
@@ -18,10 +19,11 @@ from servekit.core.envelope import Release
 from servekit.core.runner import call_now
 from servekit.http import ServerState, create_app
 from servekit.jobs import JobPolicy
+from servekit.jobs.config import job_policy
 from servekit.jobs.memory import MemoryStore
 from servekit.jobs.metrics import JobMetrics
 from servekit.jobs.runner import JobRunner
-from servekit.jobs.service import AsyncPredictions, public_status, render
+from servekit.jobs.service import AsyncPredictions, caller_identity, public_status, render
 from servekit.jobs.worker import Worker
 from servekit.runtimes.function import FunctionRuntime
 from servekit.serving.deadline import Deadline
@@ -205,3 +207,64 @@ def test_async_settings_are_checked() -> None:
     assert Settings(port=9000).async_store_url.endswith("/servekit-9000/jobs.db")
     assert not Settings().async_enabled
     assert Settings(async_workers=1).async_enabled
+
+
+def test_a_full_queue_is_429_with_retry_after(plane: DataPlane, tmp_path: Path) -> None:
+    client = app_client(plane, async_store=f"sqlite://{tmp_path}/jobs.db", async_max_queued=2)
+    for x in (1, 2):
+        assert client.post("/async", json={"data": {"x": x}}).status_code == 200
+    for path in ("/async", "/api/modelApis/async/v1/any"):
+        refused = client.post(path, json={"data": {"x": 3}})
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"].isdigit()
+        assert int(refused.headers["Retry-After"]) >= 1
+        document = refused.get_json()
+        assert document["error"]["code"] == "TOO_MANY_REQUESTS"
+        assert "SERVEKIT_ASYNC_MAX_QUEUED" in document["error"]["message"]
+        assert document["request_id"] == refused.headers["X-Request-ID"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "servekit_async_jobs_submitted_total 2.0" in metrics
+    assert "servekit_async_queue_depth 2.0" in metrics
+
+
+def test_idempotency_keys_are_scoped_to_the_token(plane: DataPlane, tmp_path: Path) -> None:
+    client = app_client(
+        plane,
+        async_store=f"sqlite://{tmp_path}/jobs.db",
+        access_tokens="alice-secret-token,bob-secret-token",
+    )
+
+    def post(token: str, x: int) -> Any:
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "order-1"}
+        return client.post("/async", json={"data": {"x": x}}, headers=headers)
+
+    alice = post("alice-secret-token", 1)
+    assert alice.status_code == 200
+    again = post("alice-secret-token", 1)
+    assert again.get_json()["asyncPredictionId"] == alice.get_json()["asyncPredictionId"]
+    bob = post("bob-secret-token", 1)
+    assert bob.status_code == 200
+    assert bob.get_json()["asyncPredictionId"] != alice.get_json()["asyncPredictionId"]
+    conflict = post("alice-secret-token", 2)
+    assert conflict.status_code == 409
+    assert conflict.get_json()["error"]["code"] == "CONFLICT"
+    assert "order-1" in conflict.get_json()["error"]["message"]
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"secret-token" not in stored, "no token is stored, only a digest"
+
+
+def test_the_caller_is_a_digest_of_the_authorization_header() -> None:
+    assert caller_identity(None) == ""
+    assert caller_identity("Bearer t") == hashlib.sha256(b"Bearer t").hexdigest()
+    assert caller_identity("Bearer t") != caller_identity("Bearer u")
+
+
+def test_the_queue_settings_are_checked_and_reach_the_store() -> None:
+    with pytest.raises(errors.ConfigError, match="SERVEKIT_ASYNC_MAX_QUEUED"):
+        Settings(async_max_queued=0)
+    with pytest.raises(errors.ConfigError, match="SERVEKIT_ASYNC_QUEUE_SECONDS"):
+        Settings(async_queue_seconds=0)
+    policy = job_policy(Settings(async_max_queued=7, async_queue_seconds=90))
+    assert (policy.max_queued, policy.queue_seconds) == (7, 90.0)
+    defaults = job_policy(Settings())
+    assert (defaults.max_queued, defaults.queue_seconds) == (1000, 1800.0)

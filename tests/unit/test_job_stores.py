@@ -1,46 +1,18 @@
 """The JobStore contract, run against every store: the in-memory fake, SQLite and a
-real Redis server (started by the ``redis_url`` fixture on a loopback port)."""
+real Redis server (started by the ``redis_url`` fixture on a loopback port). The queue's
+limits (its size, its waiting time) are in ``test_job_queue_limits.py``; what only one
+store does is in ``test_store_backends.py``."""
 
 from __future__ import annotations
 
-import multiprocessing
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from servekit.errors import ConfigError, StoreUnavailable
-from servekit.jobs import JobPolicy, JobStore, open_store
-from servekit.jobs.memory import MemoryStore
-from servekit.jobs.sqlite import SqliteStore
-from tests.conftest import free_port, start_redis, stop_process
-
-MakeStore = Callable[..., JobStore]
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeStore]:
-    made: list[JobStore] = []
-
-    def make(**policy: Any) -> JobStore:
-        chosen = JobPolicy(**{"lease_seconds": 30.0, **policy})
-        if request.param == "memory":
-            store: JobStore = MemoryStore(chosen)
-        elif request.param == "sqlite":
-            store = SqliteStore(tmp_path / "jobs.db", chosen)
-        else:
-            url = request.getfixturevalue("redis_url")
-            store = open_store(url, chosen, namespace=f"test-{request.node.name}-{len(made)}")
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        store.close()
+from servekit.errors import Conflict
+from tests.job_stores import MakeStore, store_maker  # noqa: F401 (the make_store fixture)
 
 
 def test_a_submitted_job_is_queued(make_store: MakeStore) -> None:
@@ -252,111 +224,22 @@ def test_concurrent_workers_run_every_job_exactly_once(make_store: MakeStore) ->
         assert job.state == "succeeded"
 
 
-@pytest.mark.parametrize(
-    ("url", "fragment"),
-    [
-        ("jobs.db", "must be a URL"),
-        ("sqlite://", "names no database file"),
-        ("sqlite://relative/jobs.db", "absolute path"),
-        ("postgres://x/y", "unknown store 'postgres'"),
-    ],
-)
-def test_bad_store_urls_are_config_errors(url: str, fragment: str) -> None:
-    with pytest.raises(ConfigError, match=fragment):
-        open_store(url, JobPolicy())
-
-
-def test_a_sqlite_url_names_an_absolute_path(tmp_path: Path) -> None:
-    store = open_store(f"sqlite://{tmp_path}/sub/jobs.db", JobPolicy())
-    assert isinstance(store, SqliteStore)
-    store.submit(b"p")
-    assert (tmp_path / "sub" / "jobs.db").exists()
-    store.close()
-
-
-def test_sqlite_jobs_survive_reopening(tmp_path: Path) -> None:
-    first = SqliteStore(tmp_path / "jobs.db", JobPolicy())
-    job_id = first.submit(b"p").job_id
-    first.close()
-    second = SqliteStore(tmp_path / "jobs.db", JobPolicy())
-    lease = second.lease("w", 1.0)
+def test_idempotency_keys_belong_to_their_caller(make_store: MakeStore) -> None:
+    store = make_store()
+    alice = store.submit(b'{"x": 1}', idempotency_key="order-1", caller="alice")
+    again = store.submit(b'{"x": 1}', idempotency_key="order-1", caller="alice")
+    mallory = store.submit(b'{"x": 1}', idempotency_key="order-1", caller="mallory")
+    anonymous = store.submit(b'{"x": 1}', idempotency_key="order-1")
+    assert (again.job_id, again.created) == (alice.job_id, False)
+    assert mallory.created, "another caller's key names another job"
+    assert anonymous.created
+    assert len({alice.job_id, mallory.job_id, anonymous.job_id}) == 3
+    with pytest.raises(Conflict, match="order-1") as conflict:
+        store.submit(b'{"x": 2}', idempotency_key="order-1", caller="alice")
+    assert (conflict.value.status, conflict.value.code) == (409, "CONFLICT")
+    assert store.depth() == 3
+    lease = store.lease("w", 1.0)
     assert lease is not None
-    assert lease.job_id == job_id
-    second.close()
-
-
-def test_an_unwritable_sqlite_path_is_store_unavailable(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("not a folder")
-    store = SqliteStore(tmp_path / "file" / "jobs.db", JobPolicy())
-    with pytest.raises(StoreUnavailable, match="cannot open the job store"):
-        store.depth()
-
-
-def test_sqlite_purge_deletes_the_rows(tmp_path: Path) -> None:
-    now = [1000.0]
-    store = SqliteStore(tmp_path / "jobs.db", JobPolicy(retention_seconds=60), clock=lambda: now[0])
-    job_id = store.submit(b"secret input").job_id
-    lease = store.lease("w", 0.1)
-    assert lease is not None
-    assert store.succeed(lease, b"secret result")
-    assert store.purge() == 0
-    now[0] += 61
-    assert store.purge() == 1
-    rows = sqlite3.connect(tmp_path / "jobs.db").execute("SELECT COUNT(*) FROM jobs").fetchone()
-    assert rows == (0,)
-    assert store.get(job_id) is None
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
-    assert b"secret input" not in raw
-    assert b"secret result" not in raw, "secure_delete and the checkpoint leave no copy"
-    store.close()
-
-
-def test_sqlite_keeps_namespaces_apart(tmp_path: Path) -> None:
-    a = SqliteStore(tmp_path / "jobs.db", JobPolicy(), namespace="m:1")
-    b = SqliteStore(tmp_path / "jobs.db", JobPolicy(), namespace="m:2")
-    job_id = a.submit(b"p", idempotency_key="k").job_id
-    assert b.depth() == 0
-    assert b.lease("w", 0.1) is None
-    assert b.get(job_id) is None
-    assert b.submit(b"p", idempotency_key="k").job_id != job_id
-    assert a.depth() == 1
-    a.close()
-    b.close()
-
-
-def _open_and_submit(path: str) -> str:
-    store = SqliteStore(Path(path), JobPolicy())
-    job_id = store.submit(b"p").job_id
-    store.close()
-    return job_id
-
-
-def test_many_processes_can_create_one_database_at_once(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("spawn")
-    for round_ in range(3):
-        path = str(tmp_path / f"jobs-{round_}.db")
-        with context.Pool(8) as pool:
-            ids = pool.map(_open_and_submit, [path] * 16)
-        assert len(set(ids)) == 16
-        assert SqliteStore(Path(path), JobPolicy()).depth() == 16
-
-
-def test_an_unreachable_redis_is_store_unavailable() -> None:
-    store = open_store(f"redis://:hunter2@127.0.0.1:{free_port()}/0", JobPolicy())
-    with pytest.raises(StoreUnavailable, match="cannot reach the job store") as caught:
-        store.submit(b"p")
-    assert "hunter2" not in caught.value.message
-    assert caught.value.status == 503
-
-
-def test_a_read_only_redis_is_store_unavailable(tmp_path: Path) -> None:
-    # A replica whose master is gone refuses writes (READONLY), as during a failover.
-    process, url = start_redis(tmp_path, "--replicaof", "127.0.0.1", str(free_port()))
-    try:
-        store = open_store(url, JobPolicy())
-        with pytest.raises(StoreUnavailable, match="ReadOnlyError") as caught:
-            store.submit(b"p")
-        assert caught.value.status == 503
-        store.close()
-    finally:
-        stop_process(process)
+    assert store.succeed(lease, b"r")
+    with pytest.raises(Conflict):  # a finished job keeps its key while it is kept
+        store.submit(b'{"x": 2}', idempotency_key="order-1", caller="alice")

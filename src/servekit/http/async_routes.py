@@ -2,8 +2,9 @@
 :class:`~servekit.jobs.service.AsyncPredictions`; errors go through the app's one handler.
 
 - ``POST /api/modelApis/async/v1/<model_id>`` and ``POST /async``: validate and queue;
-  ``{"asyncPredictionId": ...}``. An ``Idempotency-Key`` header makes a repeat return
-  the same id.
+  ``{"asyncPredictionId": ...}``. An ``Idempotency-Key`` header makes a repeat (same
+  caller, same body) return the same id; the same caller's key with another body is 409
+  CONFLICT. A full queue is 429 TOO_MANY_REQUESTS with ``Retry-After``.
 - ``GET /api/modelApis/async/v1/<model_id>/<job_id>`` and ``GET /async/<job_id>``: the
   job's status document.
 """
@@ -14,7 +15,7 @@ from flask import Flask, Response, g, request
 
 from servekit import errors
 from servekit.http.predictions import read_body, require_json
-from servekit.jobs.service import AsyncPredictions
+from servekit.jobs.service import AsyncPredictions, caller_identity
 
 __all__ = ["ASYNC_ROUTES", "register"]
 
@@ -43,7 +44,8 @@ def register(app: Flask, jobs: AsyncPredictions | None) -> None:
         service.check_length(length)
         body = read_body(request.environ, length)
         key = request.headers.get("Idempotency-Key")
-        answer = service.submit(body, key, g.request_id)
+        caller = caller_identity(request.headers.get("Authorization"))
+        answer = service.submit(body, key, g.request_id, caller)
         return Response(answer, 200, mimetype="application/json")
 
     def status(job_id: str, **_: str) -> Response:

@@ -11,11 +11,14 @@ __all__ = ["job_policy", "job_store"]
 
 
 def job_policy(settings: Settings) -> JobPolicy:
-    """The lease, attempt and retention policy from ``SERVEKIT_ASYNC_*``."""
+    """The lease, attempt, retention, queue-time and queue-size policy from
+    ``SERVEKIT_ASYNC_*``."""
     return JobPolicy(
         lease_seconds=float(settings.async_lease_seconds),
         max_attempts=settings.async_max_attempts,
         retention_seconds=float(settings.async_retention_seconds),
+        queue_seconds=float(settings.async_queue_seconds),
+        max_queued=settings.async_max_queued,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -12,13 +13,17 @@ from servekit.jobs.model import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
-    TERMINAL,
     Job,
     JobPolicy,
     Lease,
     Submitted,
+    digest,
+    expired_message,
+    idempotency_scope,
+    key_reused,
     lost_attempt_message,
     new_job_id,
+    queue_full,
 )
 from servekit.jobs.store import FailedHook
 
@@ -30,6 +35,8 @@ class _Record:
     job: Job
     payload: bytes | None
     key: str | None
+    digest: str
+    queued_until: float
     token: str = ""
     lease_until: float = 0.0
     expires_at: float = float("inf")
@@ -37,7 +44,12 @@ class _Record:
 
 
 class MemoryStore:
-    """Jobs in a dict, guarded by one lock; ``clock`` may be a fake for expiry tests."""
+    """Jobs in a dict, guarded by one lock; ``clock`` may be a fake for expiry tests.
+
+    The queued jobs are also kept in queue order (so the depth is their count, and the
+    ones past their queue time are at the front), the finished ones in finishing order
+    (the ones past their retention are at the front): expiry touches only what expires.
+    """
 
     def __init__(self, policy: JobPolicy, clock: Callable[[], float] = time.time) -> None:
         self.policy = policy
@@ -45,20 +57,36 @@ class MemoryStore:
         self._records: dict[str, _Record] = {}
         self._keys: dict[str, str] = {}
         self._order: list[str] = []
+        self._queued: dict[str, None] = {}
+        self._finished: deque[str] = deque()
         self._changed = threading.Condition()
         self._tokens = 0
 
-    def submit(self, payload: bytes, idempotency_key: str | None = None) -> Submitted:
+    def submit(
+        self, payload: bytes, idempotency_key: str | None = None, caller: str = ""
+    ) -> Submitted:
         with self._changed:
             self._expire()
-            if idempotency_key is not None and idempotency_key in self._keys:
-                return Submitted(self._keys[idempotency_key], created=False)
-            job_id = new_job_id()
-            job = Job(job_id, QUEUED, self._clock(), 0)
-            self._records[job_id] = _Record(job, payload, idempotency_key)
-            if idempotency_key is not None:
-                self._keys[idempotency_key] = job_id
+            scope = None if idempotency_key is None else idempotency_scope(caller, idempotency_key)
+            known = None if scope is None else self._keys.get(scope)
+            if known is not None:
+                if self._records[known].digest != digest(payload):
+                    raise key_reused(str(idempotency_key))
+                return Submitted(known, created=False)
+            if len(self._queued) >= self.policy.max_queued:
+                raise queue_full(self.policy)
+            job_id, now = new_job_id(), self._clock()
+            self._records[job_id] = _Record(
+                Job(job_id, QUEUED, now, 0),
+                payload,
+                scope,
+                digest(payload),
+                now + self.policy.queue_seconds,
+            )
+            if scope is not None:
+                self._keys[scope] = job_id
             self._order.append(job_id)
+            self._queued[job_id] = None
             self._changed.notify_all()
             return Submitted(job_id, created=True)
 
@@ -83,6 +111,7 @@ class MemoryStore:
                 self._changed.wait(min(left, 0.05))
 
     def _take(self, owner: str, on_failed: FailedHook | None) -> Lease | None:
+        self._expire()
         now = self._clock()
         for job_id in list(self._order):
             record = self._records[job_id]
@@ -98,6 +127,7 @@ class MemoryStore:
                         on_failed(job_id)
                     continue
             assert record.payload is not None
+            self._queued.pop(job_id, None)
             self._tokens += 1
             record.token = f"{owner}:{self._tokens}"
             record.lease_until = now + self.policy.lease_seconds
@@ -142,6 +172,8 @@ class MemoryStore:
             if retry and record.job.attempts < self.policy.max_attempts:
                 record.token = ""
                 record.job = replace(record.job, state=QUEUED, errors=tuple(record.errors))
+                record.queued_until = self._clock() + self.policy.queue_seconds
+                self._queued[record.job.job_id] = None
                 self._changed.notify_all()
             else:
                 self._finish(record, FAILED, None)
@@ -149,7 +181,8 @@ class MemoryStore:
 
     def depth(self) -> int:
         with self._changed:
-            return sum(1 for r in self._records.values() if r.job.state == QUEUED)
+            self._expire()
+            return len(self._queued)
 
     def purge(self) -> int:
         with self._changed:
@@ -173,16 +206,23 @@ class MemoryStore:
         record.token = ""
         record.expires_at = now + self.policy.retention_seconds
         self._order.remove(record.job.job_id)
+        self._queued.pop(record.job.job_id, None)
+        self._finished.append(record.job.job_id)
 
     def _expire(self) -> int:
-        now = self._clock()
-        gone = [
-            job_id
-            for job_id, record in self._records.items()
-            if record.job.state in TERMINAL and record.expires_at <= now
-        ]
-        for job_id in gone:
-            record = self._records.pop(job_id)
+        """Fail the queued jobs past their queue time, delete the finished ones past
+        their retention; how many. Each loop ends: every turn removes its front item."""
+        now, changed = self._clock(), 0
+        while self._queued:
+            record = self._records[next(iter(self._queued))]
+            if record.queued_until > now:
+                break
+            record.errors.append(expired_message(self.policy))
+            self._finish(record, FAILED, None)
+            changed += 1
+        while self._finished and self._records[self._finished[0]].expires_at <= now:
+            record = self._records.pop(self._finished.popleft())
             if record.key is not None:
                 self._keys.pop(record.key, None)
-        return len(gone)
+            changed += 1
+        return changed

@@ -8,8 +8,10 @@ Every key of a store starts with ``servekit:<namespace>:``:
   attempt runs; a worker renews its lease by resetting the entry's idle time (``XCLAIM``).
 - ``job:<id>``: a hash with the job's ``state``, ``payload``, ``result``, ``errors`` (a
   JSON array), ``created_at``, ``started_at``, ``completed_at``, ``attempts``, the current
-  attempt's ``token`` and ``owner``, its stream ``entry`` and its ``idem`` key.
-- ``idem:<key>``: the id of the job submitted with that idempotency key.
+  attempt's ``token`` and ``owner``, its stream ``entry``, its ``idem`` key, the SHA-256
+  ``digest`` of its payload and, while queued, ``queued_until``.
+- ``idem:<scope>``: the id of the job submitted with an idempotency key; the scope is a
+  SHA-256 of the caller's identity and the key.
 
 Delivery is at least once: an entry idle for longer than the lease (its worker died or
 stopped renewing) is taken by the next worker (``XAUTOCLAIM``), which records the lost
@@ -17,6 +19,14 @@ attempt and runs the job again, or fails it when it has used its attempts. The t
 fences each attempt, and each change of a job runs as one Lua script, so a stale worker
 changes nothing. A finished job's entry is removed; its hash and idempotency key expire
 after the retention (Redis deletes them itself).
+
+The queue's depth is the stream's length (O(1)) less its pending entries (the summary
+of ``XPENDING``: O(1) but for its list of consumers with pending entries). A
+submission reads it and adds its entry in one script, so concurrent submissions never
+queue more than ``max_queued`` jobs. Jobs past their queue time are failed (``EXPIRED``)
+from the front of the undelivered entries (those after the group's last delivered id),
+a bounded batch at each submission, depth read and purge; a worker handed one fails it
+instead of running it, and a read of one fails it first.
 """
 
 from __future__ import annotations
@@ -32,13 +42,20 @@ import redis
 
 from servekit.errors import ConfigError, StoreUnavailable
 from servekit.jobs.model import (
+    QUEUED,
     Job,
     JobPolicy,
     Lease,
     Submitted,
+    digest,
+    expired_message,
+    idempotency_scope,
+    key_reused,
     lost_attempt_message,
     new_job_id,
+    queue_full,
 )
+from servekit.jobs.redis_scripts import SCRIPTS
 from servekit.jobs.store import FailedHook, redact_url
 
 __all__ = ["RedisStore"]
@@ -54,100 +71,18 @@ _TRANSIENT = (
     redis.exceptions.MasterDownError,
     redis.exceptions.ClusterDownError,
 )
-_FIELDS = ("state", "created_at", "attempts", "started_at", "completed_at", "result", "errors")
-
-# Shared by the scripts below. KEYS: job hash, stream. ARGV[1..3]: job id, now, retention ms.
-_LUA = """
-local job, stream, id, now, keep = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
-local function append(list, item)
-  if list == '[]' then return '[' .. item .. ']' end
-  return string.sub(list, 1, -2) .. ',' .. item .. ']'
-end
-local function drop(entry)
-  redis.call('XACK', stream, 'workers', entry)
-  redis.call('XDEL', stream, entry)
-end
-local function finish(state, errors)
-  local entry, idem = unpack(redis.call('HMGET', job, 'entry', 'idem'))
-  if entry then drop(entry) end
-  redis.call('HSET', job, 'state', state, 'errors', errors, 'completed_at', now)
-  redis.call('HDEL', job, 'payload', 'token', 'owner', 'entry')
-  redis.call('PEXPIRE', job, keep)
-  if idem and redis.call('GET', idem) == id then redis.call('PEXPIRE', idem, keep) end
-end
-"""
-_SUBMIT = """
-if KEYS[3] then
-  local existing = redis.call('GET', KEYS[3])
-  if existing and redis.call('EXISTS', ARGV[4] .. existing) == 1 then return existing end
-  redis.call('SET', KEYS[3], ARGV[1])
-  redis.call('HSET', KEYS[1], 'idem', KEYS[3])
-end
-local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[1], 'state', 'queued', 'payload', ARGV[3], 'errors', '[]',
-  'created_at', ARGV[2], 'attempts', 0, 'entry', entry)
-return false
-"""
-_START = """
-local entry, lost_for = ARGV[4], tonumber(ARGV[8])
-local state, attempts, errors, current = unpack(
-  redis.call('HMGET', job, 'state', 'attempts', 'errors', 'entry'))
-if (state ~= 'queued' and state ~= 'running') or current ~= entry then
-  drop(entry)
-  return {0}
-end
-attempts = tonumber(attempts)
-local lost = state == 'running'
-if lost then
-  if attempts ~= lost_for then return {1, attempts} end
-  errors = append(errors, ARGV[9])
-  if attempts >= tonumber(ARGV[7]) then
-    finish('failed', errors)
-    return {3}
-  end
-end
-redis.call('HSET', job, 'state', 'running', 'attempts', attempts + 1, 'errors', errors,
-  'owner', ARGV[5], 'token', ARGV[6])
-redis.call('HSETNX', job, 'started_at', now)
-local payload, created = unpack(redis.call('HMGET', job, 'payload', 'created_at'))
-return {2, attempts + 1, lost and 1 or 0, payload, created}
-"""
-_RENEW = """
-local token, entry, owner = unpack(redis.call('HMGET', job, 'token', 'entry', 'owner'))
-if token ~= ARGV[4] then return 0 end
-return #redis.call('XCLAIM', stream, 'workers', owner, 0, entry, 'JUSTID')
-"""
-_SUCCEED = """
-local state, token, errors = unpack(redis.call('HMGET', job, 'state', 'token', 'errors'))
-if state ~= 'running' or token ~= ARGV[4] then return 0 end
-redis.call('HSET', job, 'result', ARGV[5])
-finish('succeeded', errors)
-return 1
-"""
-_FAIL = """
-local state, token, attempts, errors, entry = unpack(
-  redis.call('HMGET', job, 'state', 'token', 'attempts', 'errors', 'entry'))
-if state ~= 'running' or token ~= ARGV[4] then return 0 end
-errors = append(errors, ARGV[5])
-if ARGV[6] == '1' and tonumber(attempts) < tonumber(ARGV[7]) then
-  drop(entry)
-  local new = redis.call('XADD', stream, '*', 'id', id)
-  redis.call('HSET', job, 'state', 'queued', 'errors', errors, 'entry', new)
-  redis.call('HDEL', job, 'token', 'owner')
-else
-  finish('failed', errors)
-end
-return 1
-"""
-_DEPTH = "return redis.call('XLEN', KEYS[1]) - redis.call('XPENDING', KEYS[1], 'workers')[1]"
-_SCRIPTS = {
-    "submit": _SUBMIT,
-    "depth": _DEPTH,
-    "start": _LUA + _START,
-    "renew": _LUA + _RENEW,
-    "succeed": _LUA + _SUCCEED,
-    "fail": _LUA + _FAIL,
-}
+_FIELDS = (
+    "state",
+    "created_at",
+    "attempts",
+    "started_at",
+    "completed_at",
+    "result",
+    "errors",
+    "queued_until",
+)
+_EXPIRE_BATCH = 100  # undelivered entries a submission or depth read looks at, at most
+_PURGE_ROUNDS = 100  # purge: batches of _EXPIRE_BATCH * 10, at most
 
 
 class RedisStore:
@@ -167,6 +102,7 @@ class RedisStore:
         self._prefix = f"servekit:{namespace}:"
         self._stream = self._prefix + "stream"
         self._lease_ms = max(1, int(policy.lease_seconds * 1000))
+        self._expired = json.dumps(expired_message(policy))
         self._keep_ms = max(1, int(policy.retention_seconds * 1000))
         self._pid = -1
         self._client: Any = None
@@ -184,7 +120,7 @@ class RedisStore:
             self._group(client)
             timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
             self._slice = min(_SLICE_SECONDS, timeout / 2) if timeout else _SLICE_SECONDS
-            self._scripts = {name: client.register_script(lua) for name, lua in _SCRIPTS.items()}
+            self._scripts = {name: client.register_script(lua) for name, lua in SCRIPTS.items()}
             self._client, self._pid = client, os.getpid()
         return self._client
 
@@ -223,24 +159,37 @@ class RedisStore:
         head = [job_id, repr(self._clock()), self._keep_ms]
         return self._call(lambda r: self._scripts[script](keys=keys, args=[*head, *args]))
 
-    def submit(self, payload: bytes, idempotency_key: str | None = None) -> Submitted:
-        """Queue ``payload``; an idempotency key whose job is still kept returns that job."""
+    def submit(
+        self, payload: bytes, idempotency_key: str | None = None, caller: str = ""
+    ) -> Submitted:
+        """Queue ``payload``; an idempotency key of ``caller`` whose job is still kept
+        returns that job (Conflict for another payload); TooManyRequests when full."""
         job_id = new_job_id()
         keys = [self._prefix + "job:" + job_id, self._stream]
         if idempotency_key is not None:
-            keys.append(self._prefix + "idem:" + idempotency_key)
-        args = [job_id, repr(self._clock()), payload, self._prefix + "job:"]
-        existing = self._call(lambda r: self._scripts["submit"](keys=keys, args=args))
-        if existing is not None:
-            return Submitted(existing.decode(), created=False)
-        return Submitted(job_id, created=True)
+            keys.append(self._prefix + "idem:" + idempotency_scope(caller, idempotency_key))
+        now = self._clock()
+        args = [
+            *(job_id, repr(now), self._keep_ms, payload, self._prefix + "job:", digest(payload)),
+            *(self.policy.max_queued, repr(now + self.policy.queue_seconds), self._expired),
+            _EXPIRE_BATCH,
+        ]
+        outcome, known = self._call(lambda r: self._scripts["submit"](keys=keys, args=args))
+        if outcome == b"conflict":
+            raise key_reused(str(idempotency_key))
+        if outcome == b"full":
+            raise queue_full(self.policy)
+        return Submitted(known.decode(), created=outcome == b"created")
 
     def get(self, job_id: str) -> Job | None:
-        """The job, or None when it is unknown or has expired."""
+        """The job, or None when it is unknown or has expired (a queued one past its
+        queue time is failed first)."""
         key = self._prefix + "job:" + job_id
-        state, created, attempts, started, completed, result, errors = self._call(
-            lambda r: r.hmget(key, _FIELDS)
-        )
+        fields = self._call(lambda r: r.hmget(key, _FIELDS))
+        if fields[0] == QUEUED.encode() and fields[7] and float(fields[7]) <= self._clock():
+            self._run("expire_one", job_id, self._expired)
+            fields = self._call(lambda r: r.hmget(key, _FIELDS))
+        state, created, attempts, started, completed, result, errors, _ = fields
         if state is None:
             return None
         return Job(
@@ -296,7 +245,10 @@ class RedisStore:
         token, lost_for, message = new_job_id(), -1, ""
         for _ in range(5):
             reply = self._run(
-                "start", job_id, entry_id, owner, token, self.policy.max_attempts, lost_for, message
+                "start",
+                job_id,
+                *(entry_id, owner, token, self.policy.max_attempts, lost_for, message),
+                self._expired,
             )
             if reply[0] == 0:
                 return None
@@ -324,16 +276,26 @@ class RedisStore:
         """Record a failed attempt, queueing the job again (a new stream entry) when
         ``retry`` and attempts are left; False when the lease was lost."""
         args = (json.dumps(error), "1" if retry else "0", self.policy.max_attempts)
-        return bool(self._run("fail", lease.job_id, lease.token, *args))
+        until = repr(self._clock() + self.policy.queue_seconds)
+        return bool(self._run("fail", lease.job_id, lease.token, *args, until))
 
     def depth(self) -> int:
-        """Entries not yet delivered to a worker: the stream's length less its pending."""
-        waiting = self._call(lambda r: self._scripts["depth"](keys=[self._stream]))
+        """Entries not yet delivered to a worker: the stream's length less its pending
+        (after failing a batch of those past their queue time)."""
+        prefix = self._prefix + "job:"
+        waiting = self._run("depth", "", prefix, self._expired, _EXPIRE_BATCH)
         return max(0, int(waiting))
 
     def purge(self) -> int:
-        """Nothing to do: Redis deletes finished jobs itself when they expire. 0."""
-        return 0
+        """Fail the queued jobs past their queue time (Redis deletes finished jobs itself
+        when they expire); how many were failed."""
+        batch, failed = _EXPIRE_BATCH * 10, 0
+        for _ in range(_PURGE_ROUNDS):
+            done = int(self._run("expire", "", self._prefix + "job:", self._expired, batch))
+            failed += done
+            if done < batch:
+                break
+        return failed
 
     def close(self) -> None:
         """Close this process's connections (they reopen when the store is used again)."""

@@ -4,11 +4,17 @@
 queueing it (a bad request is a 400/422 at once, not a failed job later), queues the
 body as it came, and renders a job as Domino's asynchronous API does. I/O-free but for
 the store it is given.
+
+The store refuses a submission when its queue is full (429 TOO_MANY_REQUESTS with
+``Retry-After``) and when the caller reuses an idempotency key for another body (409
+CONFLICT). Keys are scoped to the caller: :func:`caller_identity` of the request's
+``Authorization`` header (a digest; the token itself is never stored).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +27,7 @@ from servekit.jobs.metrics import JobMetrics
 from servekit.jobs.model import RUNNING, SUCCEEDED, Job
 from servekit.jobs.store import JobStore
 
-__all__ = ["AsyncPredictions", "public_status"]
+__all__ = ["AsyncPredictions", "caller_identity", "public_status"]
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -31,6 +37,15 @@ def public_status(state: str) -> str:
     """Domino's ``status``: ``queued`` (a running job too), ``succeeded`` or ``failed``.
     Domino's client treats anything but ``queued`` as finished."""
     return "queued" if state == RUNNING else state
+
+
+def caller_identity(authorization: str | None) -> str:
+    """Whom an idempotency key belongs to: the SHA-256 (hex) of the ``Authorization``
+    header's value, or ``""`` without one. Another token (or the same token sent another
+    way, Bearer or Basic) is another caller."""
+    if authorization is None:
+        return ""
+    return hashlib.sha256(authorization.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _when(seconds: float | None) -> str | None:
@@ -58,8 +73,12 @@ class AsyncPredictions:
                 "reference to large inputs (a URL or object key) instead"
             )
 
-    def submit(self, body: bytes, idempotency_key: str | None, request_id: str) -> bytes:
-        """Validate and queue ``body``; the ``{"asyncPredictionId"}`` answer as JSON."""
+    def submit(
+        self, body: bytes, idempotency_key: str | None, request_id: str, caller: str = ""
+    ) -> bytes:
+        """Validate and queue ``body`` for ``caller`` (see :func:`caller_identity`); the
+        ``{"asyncPredictionId"}`` answer as JSON. TooManyRequests when the queue is full,
+        Conflict when the caller's key was used for another body."""
         self.check_length(len(body))
         if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
             raise errors.BadRequest(
@@ -67,7 +86,7 @@ class AsyncPredictions:
                 "without spaces"
             )
         self.plane.bind(body)  # 400 / 422 now, with every problem and its path
-        submitted = self.store.submit(body, idempotency_key)
+        submitted = self.store.submit(body, idempotency_key, caller)
         if submitted.created:
             self.metrics.submitted.inc()
         return orjson.dumps({"asyncPredictionId": submitted.job_id, "request_id": request_id})

@@ -6,6 +6,13 @@ transaction, which SQLite serialises across processes; readers never block in WA
 mode. Jobs survive a restart of every process: only the file holds them. Finished jobs
 are deleted, input and result with them, once their retention has passed (by
 :meth:`SqliteStore.purge`, which workers call; reads hide expired jobs before that).
+
+The file is made 0600 before SQLite opens it (:mod:`servekit.jobs.sqlite_file`). A
+queued job past its queue time is failed (``EXPIRED``, input deleted) by the next
+submission, lease, read or purge to come across it. A submission counts the queued
+jobs (an index range, at most ``max_queued`` entries) and inserts in one ``BEGIN
+IMMEDIATE`` transaction, which every process's writers take in turn: concurrent
+submissions never queue more than ``max_queued`` jobs.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from servekit.errors import StoreUnavailable
+from servekit.errors import ServekitError, StoreUnavailable
 from servekit.jobs.model import (
     FAILED,
     QUEUED,
@@ -30,37 +37,23 @@ from servekit.jobs.model import (
     JobPolicy,
     Lease,
     Submitted,
+    digest,
+    expired_message,
+    idempotency_scope,
+    key_reused,
     lost_attempt_message,
     new_job_id,
+    queue_full,
 )
+from servekit.jobs.sqlite_file import open_database
 from servekit.jobs.store import FailedHook
 
 __all__ = ["SqliteStore"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id       TEXT PRIMARY KEY,
-    namespace    TEXT NOT NULL,
-    state        TEXT NOT NULL,
-    payload      BLOB,
-    result       BLOB,
-    errors       TEXT NOT NULL DEFAULT '[]',
-    idem_key     TEXT,
-    created_at   REAL NOT NULL,
-    started_at   REAL,
-    completed_at REAL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    token        TEXT,
-    lease_until  REAL,
-    expires_at   REAL,
-    UNIQUE (namespace, idem_key)
-);
-CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (namespace, state, created_at);
-CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
-"""
 _POLL_SECONDS = 0.05
-_OPEN_SECONDS = 30.0
-_COLUMNS = "job_id, state, created_at, attempts, started_at, completed_at, result, errors"
+_COLUMNS = (
+    "job_id, state, created_at, attempts, started_at, completed_at, result, errors, queued_until"
+)
 
 
 class SqliteStore:
@@ -92,28 +85,8 @@ class SqliteStore:
         return db
 
     def _open(self) -> sqlite3.Connection:
-        """A new connection, the schema made; processes opening a new file at once wait
-        for each other (changing the journal mode can be refused while another does)."""
-        deadline = time.monotonic() + _OPEN_SECONDS
-        while True:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-                try:
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.execute("PRAGMA synchronous=NORMAL")
-                    db.execute("PRAGMA secure_delete=ON")  # deleted rows leave no trace
-                    db.executescript(_SCHEMA)
-                except BaseException:
-                    db.close()
-                    raise
-                return db
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise StoreUnavailable(f"cannot open the job store {self.path}: {exc}") from exc
-                time.sleep(0.02)
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreUnavailable(f"cannot open the job store {self.path}: {exc}") from exc
+        """A new connection (the file made 0600, the schema brought up to date)."""
+        return open_database(self.path, self._clock() + self.policy.queue_seconds)
 
     def _read(self, sql: str, args: tuple[object, ...]) -> Any:
         """One row of a read-only query; errors are StoreUnavailable."""
@@ -140,38 +113,81 @@ class SqliteStore:
             db.execute("ROLLBACK")
             raise StoreUnavailable(f"the job store {self.path} is unavailable: {exc}") from exc
 
-    def submit(self, payload: bytes, idempotency_key: str | None = None) -> Submitted:
-        now = self._clock()
+    def submit(
+        self, payload: bytes, idempotency_key: str | None = None, caller: str = ""
+    ) -> Submitted:
         with self._write() as db:
-            if idempotency_key is not None:
-                row = db.execute(
-                    "SELECT job_id FROM jobs WHERE namespace = ? AND idem_key = ? "
-                    "AND (expires_at IS NULL OR expires_at > ?)",
-                    (self.namespace, idempotency_key, now),
-                ).fetchone()
-                if row is not None:
-                    return Submitted(row[0], created=False)
-                db.execute(
-                    "DELETE FROM jobs WHERE namespace = ? AND idem_key = ?",
-                    (self.namespace, idempotency_key),
-                )
-            job_id = new_job_id()
-            db.execute(
-                "INSERT INTO jobs (job_id, namespace, state, payload, idem_key, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, self.namespace, QUEUED, payload, idempotency_key, now),
+            outcome = self._submit_in(db, payload, idempotency_key, caller)
+        if isinstance(outcome, ServekitError):
+            raise outcome  # once committed: the expiries made on the way stay made
+        return outcome
+
+    def _submit_in(
+        self, db: sqlite3.Connection, payload: bytes, key: str | None, caller: str
+    ) -> Submitted | ServekitError:
+        now, body = self._clock(), digest(payload)
+        self._expire_queued(db, now)
+        scope = None if key is None else idempotency_scope(caller, key)
+        if scope is not None:
+            row = db.execute(
+                "SELECT job_id, idem_digest FROM jobs WHERE namespace = ? AND idem_key = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (self.namespace, scope, now),
+            ).fetchone()
+            if row is not None:
+                known: str = row[0]
+                return Submitted(known, False) if row[1] in (None, body) else key_reused(str(key))
+            db.execute(  # the key's job is past its retention: the key is free again
+                "DELETE FROM jobs WHERE namespace = ? AND idem_key = ?", (self.namespace, scope)
             )
+        if self._queued(db) >= self.policy.max_queued:
+            return queue_full(self.policy)
+        job_id = new_job_id()
+        db.execute(
+            "INSERT INTO jobs (job_id, namespace, state, payload, idem_key, idem_digest, "
+            "created_at, queued_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, self.namespace, QUEUED, payload, scope, body, now, self._until(now)),
+        )
         return Submitted(job_id, created=True)
 
+    def _queued(self, db: sqlite3.Connection) -> int:
+        """Queued jobs of this namespace, counted up to ``max_queued`` (an index range)."""
+        row = db.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE namespace = ? AND state = ? LIMIT ?)",
+            (self.namespace, QUEUED, self.policy.max_queued),
+        ).fetchone()
+        return int(row[0])
+
+    def _until(self, now: float) -> float:
+        return now + self.policy.queue_seconds
+
+    def _expire_queued(self, db: sqlite3.Connection, now: float) -> int:
+        """Fail this namespace's queued jobs past their queue time (an index range: cheap
+        when there are none); how many."""
+        rows = db.execute(
+            "SELECT job_id, errors FROM jobs WHERE namespace = ? AND state = ? "
+            "AND queued_until <= ?",
+            (self.namespace, QUEUED, now),
+        ).fetchall()
+        message = expired_message(self.policy)
+        for job_id, errors in rows:
+            self._finish(db, job_id, FAILED, None, json.dumps([*json.loads(errors), message]), now)
+        return len(rows)
+
     def get(self, job_id: str) -> Job | None:
-        row = self._read(
+        now = self._clock()
+        query = (
             f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ? AND namespace = ? "
-            "AND (expires_at IS NULL OR expires_at > ?)",
-            (job_id, self.namespace, self._clock()),
+            "AND (expires_at IS NULL OR expires_at > ?)"
         )
+        row = self._read(query, (job_id, self.namespace, now))
+        if row is not None and row[1] == QUEUED and row[8] is not None and row[8] <= now:
+            with self._write() as db:  # past its queue time: fail it now, then read it
+                self._expire_queued(db, now)
+            row = self._read(query, (job_id, self.namespace, now))
         if row is None:
             return None
-        job_id, state, created, attempts, started, completed, result, errors = row
+        job_id, state, created, attempts, started, completed, result, errors, _ = row
         return Job(
             job_id, state, created, attempts, started, completed, result, tuple(json.loads(errors))
         )
@@ -197,6 +213,7 @@ class SqliteStore:
     def _take_in(self, owner: str, failed: list[str]) -> Lease | None:
         now = self._clock()
         with self._write() as db:
+            self._expire_queued(db, now)
             while True:
                 row = db.execute(
                     "SELECT job_id, state, attempts, payload, created_at, errors FROM jobs "
@@ -249,9 +266,9 @@ class SqliteStore:
             errors = json.dumps([*json.loads(errors), error])
             if retry and lease.attempt < self.policy.max_attempts:
                 db.execute(
-                    "UPDATE jobs SET state = ?, token = NULL, lease_until = NULL, errors = ? "
-                    "WHERE job_id = ?",
-                    (QUEUED, errors, lease.job_id),
+                    "UPDATE jobs SET state = ?, token = NULL, lease_until = NULL, errors = ?, "
+                    "queued_until = ? WHERE job_id = ?",
+                    (QUEUED, errors, self._until(self._clock()), lease.job_id),
                 )
             else:
                 self._finish(db, lease.job_id, FAILED, None, errors, self._clock())
@@ -259,18 +276,19 @@ class SqliteStore:
 
     def depth(self) -> int:
         row = self._read(
-            "SELECT COUNT(*) FROM jobs WHERE namespace = ? AND state = ?",
-            (self.namespace, QUEUED),
+            "SELECT COUNT(*) FROM jobs WHERE namespace = ? AND state = ? AND queued_until > ?",
+            (self.namespace, QUEUED, self._clock()),
         )
         return int(row[0])
 
     def purge(self) -> int:
+        now = self._clock()
         with self._write() as db:
-            cursor = db.execute("DELETE FROM jobs WHERE expires_at <= ?", (self._clock(),))
-            deleted = cursor.rowcount
-        if deleted:  # copy the WAL back and truncate it: no deleted input stays there
+            changed = self._expire_queued(db, now)
+            changed += db.execute("DELETE FROM jobs WHERE expires_at <= ?", (now,)).rowcount
+        if changed:  # copy the WAL back and truncate it: no deleted input stays there
             self._read("PRAGMA wal_checkpoint(TRUNCATE)", ())
-        return deleted
+        return changed
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -28,12 +28,22 @@ class JobStore(Protocol):
 
     policy: JobPolicy
 
-    def submit(self, payload: bytes, idempotency_key: str | None = None) -> Submitted:
-        """Queue ``payload`` (a validated request body). The same idempotency key, while
-        its job is kept, returns that job's id and queues nothing."""
+    def submit(
+        self, payload: bytes, idempotency_key: str | None = None, caller: str = ""
+    ) -> Submitted:
+        """Queue ``payload`` (a validated request body).
+
+        An idempotency key belongs to its ``caller`` (an opaque identity, never a secret):
+        while its job is kept, the same caller's key with the same body returns that job's
+        id and queues nothing; with another body it raises
+        :class:`~servekit.errors.Conflict`. A submission that would queue a job while
+        ``policy.max_queued`` already wait raises :class:`~servekit.errors.TooManyRequests`
+        (checked and inserted atomically: submissions never push the queue past it).
+        Queued jobs past ``policy.queue_seconds`` are failed first, so they free room."""
 
     def get(self, job_id: str) -> Job | None:
-        """The job, or None when it is unknown or has expired."""
+        """The job, or None when it is unknown or has expired. A queued job past its
+        queue time reads ``failed`` (``EXPIRED``)."""
 
     def lease(
         self, owner: str, wait_seconds: float, on_failed: FailedHook | None = None
@@ -53,10 +63,11 @@ class JobStore(Protocol):
         left, else fail it. False (and nothing changes) when the lease was lost."""
 
     def depth(self) -> int:
-        """Jobs waiting to be taken."""
+        """Jobs waiting to be taken (queued, and not yet past their queue time)."""
 
     def purge(self) -> int:
-        """Delete finished jobs past their retention (input and result); how many."""
+        """Fail queued jobs past their queue time (``EXPIRED``, input deleted) and delete
+        finished jobs past their retention (input and result); how many jobs changed."""
 
     def close(self) -> None:
         """Release connections."""
