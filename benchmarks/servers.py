@@ -72,7 +72,7 @@ def _kind(pid: int) -> str:
             command = f.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "other"
-    if command.startswith("nginx"):
+    if Path(command.split(" ", 1)[0].rstrip(":")).name == "nginx":
         return "nginx"
     return "worker" if "worker" in command else "other"
 

@@ -26,9 +26,7 @@ check it, so a mistake is one line at start, not a daemon uWSGI restarts in a lo
 from __future__ import annotations
 
 import contextlib
-import grp
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -147,15 +145,6 @@ def _listen(host: str, port: int) -> str:
     return f"listen {address} backlog=1024;"
 
 
-def _user_line() -> str:
-    """nginx drops its workers to ``user`` only when started as root: keep ours."""
-    if os.geteuid() != 0:
-        return ""
-    user = pwd.getpwuid(os.geteuid()).pw_name
-    group = grp.getgrgid(os.getegid()).gr_name
-    return f"user {user} {group};"
-
-
 def nginx_conf(settings: Settings, runtime: Path, socket: Path) -> str:
     """nginx's whole configuration for ``settings``, its files under ``runtime``."""
     upstream = f"uwsgi_pass unix:{socket};"
@@ -188,8 +177,10 @@ def nginx_conf(settings: Settings, runtime: Path, socket: Path) -> str:
     seldon_paths = "".join(f"\n    {path} 1;" for path in sorted(SELDON_ROUTES))
     return f"""# servekit's front (SERVEKIT_FRONT=nginx), written at each start
 daemon off;
-worker_processes 1;
-{_user_line()}
+# One process, which uWSGI's master started and supervises: it is restarted if it dies,
+# and killed with the master (a master process would leave its worker behind, holding the
+# port). It runs as the server's user: no privileges to drop.
+master_process off;
 pid {_quote(str(runtime / "nginx.pid"))};
 # Clients' mistakes (a body too large, bad chunks, timeouts) are answered and counted by
 # servekit; nginx logs only what is critical (a client cannot flood the log).
