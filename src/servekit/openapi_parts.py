@@ -32,6 +32,16 @@ _REQUEST_ID = {"X-Request-ID": {"description": "the request's id", "schema": {"t
 _SEGMENT = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
 _STRING = {"type": "string"}
 _ANY_OBJECT = {"type": "object"}
+_MODEL_TIME = (
+    "milliseconds the model itself (the served function) took, as a whole number "
+    "(Domino's integer): rounded to the nearest millisecond, so 0 for a model that takes "
+    "under half a millisecond; timing has the sub-millisecond figure"
+)
+_TIMING = (
+    "milliseconds, with a fraction, servekit spent on this prediction: decoding the body, "
+    "binding the arguments and running the model (model_time_in_ms is the last part); "
+    "not reading the body from the network, the access check or encoding this response"
+)
 
 SCHEMAS: dict[str, Any] = {
     "ErrorEnvelope": {
@@ -55,8 +65,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "result": {"description": "what the model returned"},
             "request_id": _STRING,
-            "model_time_in_ms": {"type": "integer"},
-            "timing": {"type": "number"},
+            "model_time_in_ms": {
+                "type": "integer",
+                "minimum": 0,
+                "description": _MODEL_TIME,
+            },
+            "timing": {"type": "number", "minimum": 0, "description": _TIMING},
             "release": {"type": "object", "additionalProperties": _STRING},
         },
         "required": ["result", "request_id", "model_time_in_ms", "timing", "release"],

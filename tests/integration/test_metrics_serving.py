@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,32 @@ def test_a_failed_second_start_on_the_same_port_leaves_the_first_alone(
     assert post_json(f"{first.url}/model", {"data": {"x": 9}}).status == 200
     text = http("GET", f"{first.url}/metrics").raw.decode()
     assert value(text, "servekit_requests_total", route="/model", code="200") == 4
+
+
+def test_a_wrong_method_counts_under_its_route_and_a_stray_path_does_not(
+    serve, tmp_path: Path
+) -> None:
+    write_project(tmp_path, {"model.py": MODEL})
+    server = serve(f"{tmp_path}/model.py:predict", "--processes", "1")
+    assert http("GET", f"{server.url}/model", headers={"X-Request-ID": "get-model"}).status == 405
+    assert http("GET", f"{server.url}/models/id-7/v7/model").status == 405
+    assert http("DELETE", f"{server.url}/models/id-8/v8/model").status == 405
+    assert http("GET", f"{server.url}/no/such/path-9").status == 404
+    text = http("GET", f"{server.url}/metrics").raw.decode()
+    assert value(text, "servekit_requests_total", route="/model", code="405") == 1
+    template = "/models/<model_id>/<version>/model"
+    assert value(text, "servekit_requests_total", route=template, code="405") == 2
+    assert value(text, "servekit_requests_total", route="<unmatched>", code="404") == 1
+    assert value(text, "servekit_requests_total", route="<unmatched>", code="405") == 0
+    assert value(text, "servekit_model_errors_total", code="METHOD_NOT_ALLOWED") == 3
+    assert not any(word in text for word in ("id-7", "id-8", "path-9"))
+    server.stop()
+    access = [
+        json.loads(line)
+        for line in server.log().splitlines()
+        if line.startswith("{") and '"servekit.access"' in line
+    ]
+    mine = [line for line in access if line.get("request_id") == "get-model"]
+    assert [(line["method"], line["route"], line["code"]) for line in mine] == [
+        ("GET", "/model", 405)
+    ]

@@ -181,7 +181,10 @@ def test_the_page_sends_submits_and_its_samples_run(
     ]
     assert "{age: integer, name?: string}" in text(browser, "definitions")
     example = json.loads(browser.find_element(By.ID, "request").get_attribute("value"))
-    assert example == {"data": {"start": 1, "stop": 1, "rows": [], "scale": 1}}
+    assert example == {"data": {"start": 1, "stop": 2, "rows": [], "scale": 1}}
+    send(browser)  # the example as it is: start < stop, so the range has a value
+    wait_for(browser, lambda: text(browser, "status").startswith("200"), "200")
+    assert response_body(browser)["result"] == {"total": 1.0, "ages": []}
 
     type_request(browser, '{"data": ')  # not JSON: shown, and nothing is sent
     send(browser)

@@ -22,8 +22,11 @@ from hypothesis import strategies as st
 from servekit import Length, OneOf, Pattern, Range
 from servekit.core.binding import Binder, Call
 from servekit.core.examples import example_request, example_value
-from servekit.core.schema import signature_schema
+from servekit.core.schema import SchemaBuilder, signature_schema
 from servekit.core.signature import EMPTY, Param, ParamKind, Signature
+from servekit.loading import load_dataplane
+from servekit.settings import Settings
+from tests.conftest import EXAMPLES
 
 
 @pytest.mark.parametrize(
@@ -140,7 +143,99 @@ def test_example_request_wraps_the_data_form() -> None:
     assert example_request({}) == {"data": {}}
 
 
+def test_given_values_outside_the_bounds_are_passed_over() -> None:
+    assert example_value({"type": "integer", "minimum": 10, "examples": [3, 42]}) == 42
+    assert example_value({"type": "integer", "minimum": 10, "default": 0}) == 10
+    assert example_value({"type": "integer", "enum": [1, 2, 3], "minimum": 2}) == 2
+    assert example_value({"type": "integer", "examples": [1.5, True, 4]}) == 4
+    assert example_value({"type": "string", "format": "date", "examples": ["soon"]}) == (
+        "2024-01-01"
+    )
+    short = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "default": []}
+    assert example_value(short) == [1, 1]
+
+
+def test_numbers_made_up_for_one_object_differ_and_rise() -> None:
+    ints = {"type": "integer"}
+    schema = {
+        "type": "object",
+        "properties": {
+            "start": ints,
+            "stop": ints,
+            "step": {**ints, "default": 1},
+            "low": {"type": "number"},
+            "high": {"type": "number"},
+            "row": {"$ref": "#/$defs/Row"},
+            "pair": {"type": "array", "prefixItems": [ints, ints], "items": False},
+        },
+        "required": ["start", "stop", "low", "high", "row", "pair"],
+        "$defs": {"Row": {"type": "object", "properties": {"a": ints}, "required": ["a"]}},
+    }
+    assert example_value(schema) == {
+        "start": 1,
+        "stop": 2,
+        "step": 1,  # a default is used as it is
+        "low": 3.0,
+        "high": 4.0,
+        "row": {"a": 1},  # each object counts afresh
+        "pair": [1, 2],
+    }
+    narrow = {"type": "integer", "minimum": 0, "maximum": 1}
+    unit = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
+    fixed = {"type": "integer", "minimum": 7, "maximum": 7}
+    three = {"a": narrow, "b": narrow, "c": unit, "d": unit, "e": fixed, "f": fixed}
+    assert example_value({"type": "object", "properties": three, "required": list(three)}) == {
+        "a": 1,
+        "b": 0,  # above 1 is out of bounds: below, then
+        "c": 0.5,
+        "d": 0.75,  # halfway to the upper bound
+        "e": 7,
+        "f": 7,  # the only value there is
+    }
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^\d{5}$",
+        r"^[A-Z]{2}-\d{4}$",
+        r"^(?:ab|cd)+x?$",
+        r"^[^a-z0-9]+$",
+        r"^(\w)\1!$",
+        r"^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$",
+        r"^\S+\s\S+$",
+        r"(?i)^HeLLo$",
+        r"^v\d+\.\d+\.\d+(-rc\d+)?$",
+    ],
+)
+def test_strings_are_built_from_a_pattern_no_word_fits(pattern: str) -> None:
+    schema = {"type": "string", "pattern": pattern, "minLength": 3}
+    jsonschema.Draft202012Validator(schema).validate(example_value(schema))
+
+
+def test_annotated_examples_are_shown_and_used() -> None:
+    schema = SchemaBuilder().of(Annotated[int, Range(ge=10), Shown((3, 42))])
+    assert schema == {"type": "integer", "minimum": 10, "examples": [3, 42]}
+    assert example_value(schema) == 42  # 3 is below the minimum
+
+
+def test_the_range_example_is_a_request_with_an_answer() -> None:
+    """examples/range: ``range(start, stop, step)`` of the example is not empty."""
+    plane = load_dataplane(Settings(target=f"{EXAMPLES}/range/model.py:predict"))
+    example = example_request(signature_schema(plane.binder.signature))
+    assert example == {"data": {"start": 1, "stop": 2, "step": 1}}
+    answer = orjson.loads(plane.predict(orjson.dumps(example), "rid").body)
+    assert answer["result"]["values"], answer
+
+
 # ---- the examples of real signatures bind ----
+
+
+@dataclass(frozen=True)
+class Shown:
+    """``Annotated`` metadata with examples, as pydantic's ``Field(examples=...)`` has."""
+
+    examples: tuple[Any, ...]
 
 
 class Plan(enum.Enum):
@@ -232,6 +327,13 @@ LEAVES = st.sampled_from(
         *(Plan, Customer, Point, Node, Literal["a", 2], Annotated[str, OneOf("p", "q")]),
         *(Annotated[int, Range(ge=3)], Annotated[float, Range(gt=-1, lt=0)]),
         Annotated[str, Length(min=4)],
+        *(Annotated[int, Range(ge=0, le=1)], Annotated[int, Range(gt=-3, lt=3)]),
+        Annotated[float, Range(ge=0.25, le=0.25)],
+        Annotated[int, OneOf(1, 2, 3), Range(ge=2)],
+        Annotated[int, Range(ge=10), Shown((3, 42))],
+        Annotated[str, Pattern(r"^\d{3}-[A-Z]{2}$")],
+        Annotated[str, Length(min=2, max=5), Pattern(r"^[a-z]+$")],
+        Annotated[str, Pattern(r"^(?:yes|no)$"), Shown(("maybe",))],
     ]
 )
 
@@ -270,3 +372,88 @@ def test_the_example_of_any_signature_binds(
             for p in with_defaults
         )
     binds(Signature(with_defaults))
+
+
+# ---- any schema's example fits it ----
+
+PATTERNS = [
+    None,
+    r"^[a-z]+$",
+    r"^\d{2,4}$",
+    r"^[A-Z][a-z]*( [A-Z][a-z]*)?$",
+    r"^(?:red|green|blue)$",
+    r"^[^\s]+@[^\s]+$",
+    r"x",
+]
+
+
+@st.composite
+def integer_schemas(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
+    """An integer schema whose bounds allow at least one integer, and how many they allow."""
+    low, high = draw(st.one_of(st.none(), st.integers(-50, 50))), None
+    if draw(st.booleans()):
+        high = draw(st.integers(low if low is not None else -50, 60))
+    schema: dict[str, Any] = {"type": "integer"}
+    if low is not None:
+        exclusive = draw(st.booleans())
+        schema["exclusiveMinimum" if exclusive else "minimum"] = low - 1 if exclusive else low
+    if high is not None:
+        exclusive = draw(st.booleans())
+        schema["exclusiveMaximum" if exclusive else "maximum"] = high + 1 if exclusive else high
+    allowed = 10**6 if low is None or high is None else high - low + 1
+    return schema, allowed
+
+
+@st.composite
+def number_schemas(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
+    """A number schema with bounds (a single point when both are inclusive and equal)."""
+    bound = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
+    low, high = draw(st.one_of(st.none(), bound)), draw(st.one_of(st.none(), bound))
+    if low is not None and high is not None and high - low < 1e-3:
+        high = low
+    schema: dict[str, Any] = {"type": "number"}
+    point = low is not None and low == high
+    if low is not None:
+        schema["minimum" if point or draw(st.booleans()) else "exclusiveMinimum"] = low
+    if high is not None:
+        schema["maximum" if point or draw(st.booleans()) else "exclusiveMaximum"] = high
+    return schema, 1 if point else 10**6
+
+
+@st.composite
+def string_schemas(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
+    schema: dict[str, Any] = {"type": "string"}
+    pattern = draw(st.sampled_from(PATTERNS))
+    if pattern is not None:
+        schema["pattern"] = pattern
+    else:  # lengths with a pattern can contradict it: only bare strings get them
+        least = draw(st.integers(0, 6))
+        schema["minLength"] = least
+        schema["maxLength"] = draw(st.integers(least, 12))
+    return schema, 0
+
+
+SCALARS = st.one_of(integer_schemas(), number_schemas(), string_schemas())
+
+
+@settings(deadline=None)
+@given(st.lists(SCALARS, min_size=1, max_size=6), st.data())
+def test_any_object_example_fits_its_schema_and_its_numbers_differ(
+    parts: list[tuple[dict[str, Any], int]], data: st.DataObject
+) -> None:
+    properties = {f"p{i}": schema for i, (schema, _) in enumerate(parts)}
+    with_examples = data.draw(st.booleans())
+    if with_examples:  # given values, some out of bounds: only those that fit are used
+        for schema in properties.values():
+            schema["examples"] = data.draw(st.lists(st.integers(-100, 100), max_size=3))
+    schema = {"type": "object", "properties": properties, "required": list(properties)}
+    example = example_value(schema)
+    jsonschema.Draft202012Validator(schema).validate(example)
+    made_up = [
+        example[name]
+        for name, (part, allowed) in zip(properties, parts, strict=True)
+        if part["type"] != "string" and not with_examples
+    ]
+    wide = all(allowed >= len(parts) for part, allowed in parts if part["type"] != "string")
+    if wide:
+        assert len(set(made_up)) == len(made_up), example

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from flask.testing import FlaskClient
 
@@ -126,3 +127,35 @@ def test_a_separate_metrics_port_serves_only_metrics(tmp_path: Path) -> None:
     assert client.get("/metrics", base_url=side).status_code == 200
     assert client.post("/model", json={"data": {}}, base_url=side).status_code == 404
     assert client.post("/model", json={"data": {}}, base_url=main).status_code == 200
+
+
+def test_a_wrong_method_counts_under_the_route_it_was_sent_to(
+    client: FlaskClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert client.get("/model").status_code == 405
+    assert client.get("/models/id-1/v1/model").status_code == 405
+    assert client.put("/models/id-2/v2/model").status_code == 405
+    assert client.post("/healthz").status_code == 405
+    assert client.get("/model/extra").status_code == 404
+    text = client.get("/metrics").get_data(as_text=True)
+    assert value(text, "servekit_requests_total", route="/model", code="405") == 1
+    assert (
+        value(
+            text, "servekit_requests_total", route="/models/<model_id>/<version>/model", code="405"
+        )
+        == 2
+    )
+    assert value(text, "servekit_requests_total", route="/healthz", code="405") == 1
+    assert value(text, "servekit_requests_total", route="<unmatched>", code="404") == 1
+    assert value(text, "servekit_requests_total", route="<unmatched>", code="405") == 0
+    label_values = {v for _, labels in samples(text) for _, v in labels}
+    assert not any("id-" in v or "extra" in v for v in label_values)
+    access = [orjson.loads(line) for line in capfd.readouterr().err.splitlines() if "{" in line]
+    routes = [(line["method"], line["route"], line["code"]) for line in access if "route" in line]
+    assert routes[:5] == [
+        ("GET", "/model", 405),
+        ("GET", "/models/<model_id>/<version>/model", 405),
+        ("PUT", "/models/<model_id>/<version>/model", 405),
+        ("POST", "/healthz", 405),
+        ("GET", "<unmatched>", 404),
+    ]

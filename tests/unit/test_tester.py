@@ -75,7 +75,7 @@ def test_the_page_carries_the_model_signature_and_example(project: Path) -> None
     }
     assert schema["required"] == ["start", "stop"]
     assert config["example"] == example_request(schema)
-    assert config["example"] == {"data": {"start": 1, "stop": 1, "note": NASTY}}
+    assert config["example"] == {"data": {"start": 1, "stop": 2, "note": NASTY}}
     assert (config["auth"], config["async"]) == (False, False)
     assert '<span id="model-name">proj</span>' in text
     assert '<p id="summary">Sum a range.</p>' in text

@@ -4,7 +4,9 @@ The schema says what :class:`~servekit.core.types.TypeCompiler` converts, with t
 rules: ``int`` is an integer, ``float`` any number, ``Optional[T]`` adds null,
 dataclasses, ``TypedDict`` and enums become named definitions (``$ref``), numpy arrays
 nested arrays of numbers, ONNX inputs arrays of their dtype and rank, ``Annotated``
-constraints their bounds; anything the binder passes as is, ``{}``.
+constraints their bounds (and ``examples``, from an object in the metadata that has an
+``examples`` list, such as pydantic's ``Field(examples=[...])``: shown, not checked);
+anything the binder passes as is, ``{}``.
 """
 
 from __future__ import annotations
@@ -83,6 +85,12 @@ class SchemaBuilder:
 
     def _annotated(self, schema: dict[str, Any], metadata: tuple[Any, ...]) -> dict[str, Any]:
         extra = schema_of(metadata)
+        for meta in metadata:  # pydantic's Field(examples=[...]), or any object like it
+            shown = getattr(meta, "examples", None)
+            if isinstance(shown, (list, tuple)) and not isinstance(meta, type):
+                kept = [_plain(value) for value in shown if _jsonable(value)]
+                if kept:
+                    extra["examples"] = kept
         kind = schema.get("type")
         sizes = {"string": "Length", "array": "Items", "object": "Properties"}
         suffix = sizes.get(kind) if isinstance(kind, str) else None

@@ -12,9 +12,11 @@ import time
 from typing import Any
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.registry import Collector
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import RoutingException
 
 from servekit import errors, metrics
 from servekit._version import __version__
@@ -50,6 +52,7 @@ _PREDICT_ROUTES = ("/model", "/models/<model_id>/<version>/model")
 _LIVE_ROUTES = ("/healthz", "/v2/health/live")
 _READY_ROUTES = ("/readyz", "/v2/health/ready")
 _METRICS_ROUTE = "/metrics"
+_UNMATCHED = "<unmatched>"
 _PROTECTED = frozenset((*_PREDICT_ROUTES, *async_routes.ASYNC_ROUTES, *seldon_routes.PROTECTED))
 
 
@@ -149,12 +152,11 @@ def create_app(
         req, ctx = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
         rid = getattr(ctx, "request_id", "")
         response.headers["X-Request-ID"] = rid
-        rule = req.url_rule
         now = time.perf_counter()
         recorder.answered(
             rid,
             req.method,
-            rule.rule if rule is not None else "<unmatched>",
+            _route(app, req),
             response.status_code,
             now - getattr(ctx, "started", now),
             req.content_length or 0,
@@ -197,6 +199,30 @@ def _async_predictions(
     store = job_store(settings, plane.release)
     jobs = AsyncPredictions(plane, store, settings.async_max_body_bytes, JobMetrics(registry))
     return jobs, [QueueDepth(store)]
+
+
+def _route(app: Flask, req: Request) -> str:
+    """The route template a request was answered under, for metrics and the access log.
+
+    A 405 has no ``url_rule`` (Flask matched the path, not the method), so its rule is
+    looked up again with a method it allows: ``GET /model`` counts under ``/model``. Only
+    that error path pays for the second match. A 404 stays ``<unmatched>``: the paths
+    clients make up must never become label values.
+    """
+    rule = req.url_rule
+    if rule is not None:
+        return rule.rule
+    refused = req.routing_exception
+    if isinstance(refused, MethodNotAllowed) and refused.valid_methods:
+        try:
+            adapter = app.create_url_adapter(req)
+            if adapter is not None:
+                method = next(iter(refused.valid_methods))
+                found, _ = adapter.match(method=method, return_rule=True)
+                return found.rule
+        except (HTTPException, RoutingException):
+            pass
+    return _UNMATCHED
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response:
