@@ -4,7 +4,9 @@ Writes ``benchmarks/results/latest.json`` and prints a markdown table with each 
 for servekit and the baseline and their ratio. ``--short`` is the CI version (echo model,
 shorter loops); ``--check`` exits 1 only when servekit breaks the product promise (p99
 over 50 ms at 100 requests/s, or any error). ``--micro`` runs the in-process
-microbenchmarks with pytest-benchmark instead.
+microbenchmarks with pytest-benchmark instead. The full run (and ``--fronts``, echo and
+numpy only) also compares servekit's nginx front with its direct one (uWSGI's
+http-socket), with keep-alive clients and without, and the CPU each process spends.
 """
 
 from __future__ import annotations
@@ -291,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="exit 1 if servekit breaks the product promise"
     )
     parser.add_argument("--micro", action="store_true", help="run the microbenchmarks")
+    parser.add_argument(
+        "--fronts",
+        action="store_true",
+        help="only the front comparison: echo and numpy on the nginx and direct fronts",
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/latest.json"))
     args = parser.parse_args(argv)
     if args.micro:
@@ -309,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT,
         )
     models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
+    if args.fronts:
+        models = ["echo", "numpy"]
     report = run(
         models,
         open_seconds=10 if args.short else 20,
