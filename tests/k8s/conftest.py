@@ -30,7 +30,10 @@ COMPONENTS = (
 )
 OVERLAYS = ("canary-gateway", "canary-traefik", "seldon")
 INSTALL = {
-    "kubectl": "kubectl (the client; e.g. Debian's kubernetes-client or the upstream binary)",
+    "kubectl": (
+        "kubectl, the client, with kustomize v5: scripts/install-kubectl .venv/bin, or the"
+        " upstream binary (Debian's kubernetes-client 1.20 is too old)"
+    ),
     "promtool": "promtool: apt-get install prometheus",
     "node": "Node.js: apt-get install nodejs npm",
 }
