@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from servekit._version import __version__
 from servekit.core.dataplane import DataPlane
 from servekit.core.envelope import Release
 from servekit.errors import ServekitError
+from servekit.logs import json_configured, log_fd, write_line
 from servekit.runtimes import make_runtime, parse_target
 from servekit.settings import Settings
 
@@ -54,6 +54,11 @@ def load_dataplane(settings: Settings) -> DataPlane:
 
 
 def report_load_error(exc: ServekitError) -> None:
-    """Write one ``servekit: error:`` line (and the user's traceback) to stderr."""
+    """Report why the model cannot be loaded: one ``servekit: error:`` line and the
+    user's traceback below it, or, with the JSON log format, one record holding both."""
     traceback_text = getattr(exc, "traceback_text", "")
-    os.write(2, f"servekit: error: {exc.message}\n{traceback_text}".encode())
+    if json_configured():
+        extra = {"traceback": traceback_text} if traceback_text else {}
+        log.error("servekit: error: %s", exc.message, extra=extra)
+        return
+    write_line(log_fd(), f"servekit: error: {exc.message}\n{traceback_text}".encode())

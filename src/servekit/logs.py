@@ -7,30 +7,53 @@ request's id (:data:`request_id_var`), the model's own log records too.
 
 :func:`capture_prints` turns what user code prints into log records (one per line,
 logger ``servekit.user``), so a stray ``print`` never breaks the JSON log format.
+
+Where the lines go: the process's stderr, or, under ``servekit serve``, the server's own
+stderr named by :data:`LOG_FD_ENV`. There uWSGI's log master has made every process's
+stdout and stderr a socket to the master (:mod:`servekit.serving.uwsgi_log`), and
+servekit's lines, the access log above all, go round it: one ``write`` each, no hop.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import functools
 import io
 import logging
 import os
+import select
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
 import orjson
 
 __all__ = [
+    "LOG_FD_ENV",
     "AccessLog",
     "JsonFormatter",
     "capture_prints",
     "configure_logging",
+    "formatter",
+    "json_configured",
+    "log_fd",
     "request_id_var",
+    "share_stderr",
+    "write_line",
 ]
+
+LOG_FD_ENV = "SERVEKIT_LOG_FD"
+"""The server's stderr, as ``FD:DEVICE:INODE``: set by ``servekit serve`` before it execs
+uWSGI, used only by a process that still holds that very file (a daemon uWSGI started has
+it closed, and the number may since name another file)."""
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_WAIT_WRITABLE_MS = 1000
+_MAX_LINE_BYTES = 64 * 1024
+"""A record longer than this is cut, when its file refuses it as one message."""
 
 request_id_var: ContextVar[str | None] = ContextVar("servekit_request_id", default=None)
 """The id of the request being handled in this thread, if any."""
@@ -112,18 +135,97 @@ def capture_prints() -> None:
     sys.stderr = _PrintToLog(logging.getLogger("servekit.user.stderr"), logging.WARNING)
 
 
+def share_stderr() -> tuple[int, dict[str, str]]:
+    """Keep a copy of this process's stderr open across ``exec``: the descriptor, and
+    the environment entry (:data:`LOG_FD_ENV`) that names it to uWSGI's processes."""
+    fd = os.dup(2)
+    os.set_inheritable(fd, True)
+    stat = os.fstat(fd)
+    return fd, {LOG_FD_ENV: f"{fd}:{stat.st_dev}:{stat.st_ino}"}
+
+
+def log_fd(environ: Mapping[str, str] = os.environ) -> int:
+    """The descriptor for this process's log lines: the server's stderr named by
+    :data:`LOG_FD_ENV` when this process holds it, else 2."""
+    try:
+        number, device, inode = (int(part) for part in environ[LOG_FD_ENV].split(":"))
+        stat = os.fstat(number)
+    except (KeyError, ValueError, OSError):
+        return 2
+    if number < 3 or (stat.st_dev, stat.st_ino) != (device, inode):
+        return 2
+    return number
+
+
+def write_line(fd: int, data: bytes) -> None:
+    """Write ``data`` (whole lines) to ``fd``; wait (bounded) while a non-blocking file is
+    full, as uWSGI's log socket is in the processes it started."""
+    try:
+        written = os.write(fd, data)  # the access log's one system call
+    except (BlockingIOError, InterruptedError):
+        written = 0
+    if written < len(data):
+        _write_rest(fd, memoryview(data)[written:])
+
+
+def _write_rest(fd: int, view: memoryview) -> None:
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            if not poller.poll(_WAIT_WRITABLE_MS):
+                return  # the reader is stuck: drop the line rather than the process
+        except InterruptedError:
+            continue
+
+
+class _LineHandler(logging.Handler):
+    """Writes each record as one line (one ``write`` for short lines) to a descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            data = (self.format(record) + "\n").encode("utf-8", "replace")
+            try:
+                write_line(self.fd, data)
+            except OSError as exc:  # a datagram over the socket's limit
+                if exc.errno != errno.EMSGSIZE:
+                    raise
+                write_line(self.fd, self._cut(record, len(data)))
+        except Exception:
+            self.handleError(record)
+
+    def _cut(self, record: logging.LogRecord, size: int) -> bytes:
+        note = f" [cut: the line was {size} bytes]"
+        short = logging.makeLogRecord(
+            {**vars(record), "msg": record.getMessage()[: _MAX_LINE_BYTES // 4] + note}
+        )
+        short.args, short.exc_info, short.exc_text = None, None, None
+        traceback = getattr(short, "traceback", None)
+        if isinstance(traceback, str):
+            short.__dict__["traceback"] = traceback[-_MAX_LINE_BYTES // 4 :]
+        return (self.format(short) + "\n").encode("utf-8", "replace")
+
+
+def formatter(log_format: str) -> logging.Formatter:
+    """The formatter of servekit's log lines in ``log_format`` (``json`` or ``text``)."""
+    return JsonFormatter() if log_format == "json" else _TextFormatter(_TEXT_FORMAT)
+
+
 def configure_logging(log_format: str = "json", level: str = "info") -> None:
     """Send servekit's (and the user's) log records to stderr in the chosen format.
 
-    The handler writes to the process's real stderr, so :func:`capture_prints` can
-    replace ``sys.stderr`` without looping.
+    The handler writes to the descriptor itself (:func:`log_fd`), so
+    :func:`capture_prints` can replace ``sys.stderr`` without looping.
     """
-    handler = logging.StreamHandler(sys.__stderr__)
+    handler = _LineHandler(log_fd())
     handler.addFilter(_RequestIdFilter())
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(log_format))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -131,8 +233,14 @@ def configure_logging(log_format: str = "json", level: str = "info") -> None:
     root.setLevel(level.upper())
 
 
+def json_configured() -> bool:
+    """Whether :func:`configure_logging` set the JSON format in this process."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+
+
 class AccessLog:
-    """The one line per request, written straight to stderr in the configured format.
+    """The one line per request, written straight to the log (:func:`log_fd`) in the
+    configured format.
 
     It is on every request's path, so it skips the logging machinery (record, filters,
     formatter: about 25 us) and writes one pre-formatted line (a few us). The line has
@@ -147,7 +255,7 @@ class AccessLog:
     ) -> None:
         self.enabled = logging.getLevelName(level.upper()) <= logging.INFO
         self._json = log_format == "json"
-        self._write = write if write is not None else (lambda data: os.write(2, data))
+        self._write = write if write is not None else functools.partial(write_line, log_fd())
 
     def request(self, fields: dict[str, Any]) -> None:
         """Write the line for one answered request."""

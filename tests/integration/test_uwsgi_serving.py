@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import re
 import socket
 from http.client import HTTPResponse
@@ -283,7 +284,15 @@ def test_startup_failures_exit_nonzero_with_a_clear_message(
         ["serve", target, "--processes", "2", "--port", str(free_port())], cwd=tmp_path
     )
     assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("servekit: error:")]
+    lines = result.stderr.splitlines()
+    # Before uWSGI starts: a plain line; from a worker: one JSON log record.
+    errors = [line for line in lines if line.startswith("servekit: error:")]
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    errors += [
+        f"{r['message']}\n{r.get('traceback', '')}"
+        for r in records
+        if r["logger"] == "servekit.load" and r["level"] == "error"
+    ]
     assert errors, result.stderr
     for needle in needles:
         assert needle in errors[0]

@@ -2,7 +2,9 @@
 
 Each uWSGI worker runs one persistent ``Rscript`` (``r_harness/worker.R``) that sources
 the script once and answers one line of JSON per call on its stdout; R's own output
-(``print``, ``cat``, ``message``) goes to stderr, which is the server's log. Auth,
+(``print``, ``cat``, ``message``) goes to its stderr, which the runtime reads while it
+waits for the answer and logs line by line (logger ``servekit.user.r``, with the
+request's id, like a Python model's prints). Auth,
 metrics, validation and the error envelope stay in Python, so R models get the same
 ones as Python models.
 
@@ -36,6 +38,7 @@ from servekit.settings import Settings
 __all__ = ["HARNESS", "RRuntime"]
 
 log = logging.getLogger("servekit.r")
+_output = logging.getLogger("servekit.user.r")
 
 HARNESS = Path(__file__).resolve().parent.parent / "_r_harness" / "worker.R"
 """The R side of the protocol (``r_harness/worker.R`` in the source tree)."""
@@ -67,6 +70,27 @@ def _param(formal: dict[str, Any]) -> Param:
     return Param(name, ParamKind.POSITIONAL_OR_KEYWORD, kind, value)
 
 
+class _Output:
+    """R's output (its stderr), as log records, one per line."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        *lines, self.pending = (self.pending + chunk).split(b"\n")
+        for line in lines:
+            self._log(line)
+
+    def flush(self) -> None:
+        line, self.pending = self.pending, b""
+        self._log(line)
+
+    @staticmethod
+    def _log(line: bytes) -> None:
+        if line.strip():
+            _output.info("%s", line.decode("utf-8", "replace").rstrip())
+
+
 class RRuntime:
     """Serves an R function through one persistent Rscript worker."""
 
@@ -76,6 +100,7 @@ class RRuntime:
         self.target = target
         self.settings = settings
         self._process: subprocess.Popen[bytes] | None = None
+        self._output = _Output()
         self._formals: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -100,7 +125,11 @@ class RRuntime:
             "1" if self.settings.r_simplify else "0",
         ]
         self._process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.target.path.parent
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self.target.path.parent,
         )
         try:
             hello = self._read_line(_START_SECONDS)
@@ -167,8 +196,9 @@ class RRuntime:
                     f"the R function ran past the timeout of {seconds:g} s "
                     "(SERVEKIT_TIMEOUT); its R worker was restarted"
                 )
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
+            ready, _, _ = select.select([fd, *self._stderr()], [], [], left)
+            if fd not in ready:
+                self._read_output(0)
                 continue
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -179,6 +209,7 @@ class RRuntime:
                 )
             chunks.append(chunk)
             if chunk.endswith(b"\n"):
+                self._read_output(0)  # what R said before answering
                 line = b"".join(chunks)
                 try:
                     return dict(orjson.loads(line))
@@ -188,14 +219,39 @@ class RRuntime:
                         f"the R worker wrote {text!r} instead of a JSON line"
                     ) from None
 
+    def _stderr(self) -> list[int]:
+        process = self._process
+        if process is None or process.stderr is None or process.stderr.closed:
+            return []
+        return [process.stderr.fileno()]
+
+    def _read_output(self, wait: float) -> None:
+        """Log what R has written to its stderr (up to 4 MiB: a chatty R must not keep
+        the call from its deadline), waiting at most ``wait`` s for it."""
+        process = self._process
+        if process is None or process.stderr is None or process.stderr.closed:
+            return
+        err = process.stderr.fileno()
+        for _ in range(64):
+            if not select.select([err], [], [], wait)[0]:
+                return
+            chunk = os.read(err, 65536)
+            if not chunk:  # R exited
+                self._output.flush()
+                process.stderr.close()
+                return
+            self._output.feed(chunk)
+
     def _stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(5)
+        self._read_output(0)  # R's last words
+        self._output.flush()
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
-        for pipe in (process.stdin, process.stdout):
+        for pipe in (process.stdin, process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
 

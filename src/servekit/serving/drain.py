@@ -35,6 +35,8 @@ from servekit.settings import Settings
 __all__ = ["UWSGI_SIGNAL", "watch"]
 
 UWSGI_SIGNAL = 15
+_DRAINING = "draining"
+"""The mark the first worker to drain leaves in the start folder."""
 log = logging.getLogger("servekit.drain")
 _states: list[ServerState] = []
 
@@ -50,24 +52,46 @@ def _on_sigterm(signum: int) -> None:
     for state in _states:
         state.draining = True
     settings = Settings.from_env(os.environ)
-    log.info(
-        "SIGTERM: draining (readiness 503; stopping in %s s)",
-        settings.drain_seconds,
-        extra={"drain_seconds": settings.drain_seconds, "grace_seconds": settings.grace_seconds},
-    )
+    fifo = _master_fifo()
+    if _first_to_drain(fifo.parent):  # one line for the server, not one per worker
+        log.info(
+            "SIGTERM: draining (readiness 503; stopping in %s s)",
+            settings.drain_seconds,
+            extra={
+                "drain_seconds": settings.drain_seconds,
+                "grace_seconds": settings.grace_seconds,
+            },
+        )
     threading.Thread(
-        target=_stop_later, args=(settings,), name="servekit-drain", daemon=True
+        target=_stop_later, args=(settings, fifo), name="servekit-drain", daemon=True
     ).start()
 
 
-def _stop_later(settings: Settings) -> None:
+def _master_fifo() -> Path:
+    """The master's FIFO, in this server's start folder."""
     import uwsgi
 
     fifo = uwsgi.opt.get("master-fifo", b"")
     if isinstance(fifo, list):
         fifo = fifo[0]
-    path = fifo.decode() if isinstance(fifo, bytes) else str(fifo)
-    jobs = _job_supervisor(Path(path).parent)
+    return Path(fifo.decode() if isinstance(fifo, bytes) else str(fifo))
+
+
+def _first_to_drain(start: Path) -> bool:
+    """Whether this worker is the first of the server's to drain (it leaves a mark in the
+    start folder; every worker gets the signal at once)."""
+    try:
+        os.close(os.open(start / _DRAINING, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    except OSError:  # no start folder to mark: say it rather than stay silent
+        return True
+    return True
+
+
+def _stop_later(settings: Settings, fifo: Path) -> None:
+    path = str(fifo)
+    jobs = _job_supervisor(fifo.parent)
     if jobs:  # its workers finish their jobs while the load balancer stops sending
         with contextlib.suppress(OSError):
             os.kill(jobs, signal.SIGUSR1)

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import NoReturn, Union
 
 from servekit.errors import ConfigError
+from servekit.logs import share_stderr
 from servekit.serving.front import NGINX_CONF, WORKER_SOCKET, prepare_nginx
 from servekit.serving.jobs import daemon_option
+from servekit.serving.uwsgi_log import LOGGER
 from servekit.settings import Settings
 from servekit.telemetry import MULTIPROC_ENV, prepare_start_dir
 
@@ -27,6 +29,10 @@ WSGI_MODULE = "servekit.serving.wsgi:application"
 
 HARAKIRI_EXTRA_SECONDS = 5
 DRAIN_MODULE = "servekit.serving.drain"
+LOG_MODULE = "servekit.serving.uwsgi_log"
+LOG_MASTER_BUFFER = 1024 * 1024
+"""The master's read buffer for one write to its log socket: larger than any message
+the socket takes (a longer write is refused and cut by :mod:`servekit.logs`)."""
 
 
 def start_dir(settings: Settings, pid: int) -> Path:
@@ -44,7 +50,16 @@ def uwsgi_options(
     the master runs nginx in front of them; else each worker is on the wire itself.
     """
     runtime = start_dir(settings, os.getpid() if pid is None else pid)
-    options: list[Option] = [("strict", True), ("master", True)]
+    options: list[Option] = [
+        ("strict", True),
+        ("master", True),
+        # Every process's stdout and stderr go to the master, which writes them to the
+        # server's stderr in servekit's format (servekit.serving.uwsgi_log).
+        ("log-master", True),
+        ("log-master-bufsize", LOG_MASTER_BUFFER),
+        ("logger", f"python:{LOGGER}"),
+        ("shared-import", LOG_MODULE),
+    ]
     if nginx is not None:
         if any(c in f"{nginx}{runtime}" for c in ", "):
             raise ConfigError(
@@ -155,6 +170,9 @@ def exec_uwsgi(settings: Settings, project_dir: Path, nginx: str | None = None) 
     runtime = prepare_start_dir(start_dir(settings, os.getpid()).parent, os.getpid())
     if nginx is not None:
         prepare_nginx(settings, runtime, nginx)
-    env = {**os.environ, **settings.to_env(), MULTIPROC_ENV: str(runtime / "metrics")}
-    argv = uwsgi_argv(uwsgi_options(settings, project_dir, nginx=nginx))
+    log_fd, log_env = share_stderr()  # where the master and the workers write the log
+    env = {**os.environ, **settings.to_env(), MULTIPROC_ENV: str(runtime / "metrics"), **log_env}
+    # safe-fd: a reload (SIGHUP) re-execs the master, which closes every other descriptor.
+    options = [*uwsgi_options(settings, project_dir, nginx=nginx), ("safe-fd", log_fd)]
+    argv = uwsgi_argv(options)
     os.execve(binary, [binary, *argv], env)

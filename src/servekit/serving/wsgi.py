@@ -2,10 +2,11 @@
 
 Importing it reads the settings from the ``SERVEKIT_*`` environment that
 ``servekit serve`` set, loads the model once, and exposes the WSGI ``application``. If
-the model cannot be loaded it prints one clear ``servekit: error:`` line (with the
-user's traceback below it) and exits with status 22, which makes uWSGI's ``need-app``
-stop the whole server with a non-zero status. This is the one module that does work
-at import time: it is an entry point, imported only by uWSGI.
+the model cannot be loaded it reports one clear ``servekit: error:`` record with the
+user's traceback (in the text log format: a line, the traceback below it) and exits with
+status 22, which makes uWSGI's ``need-app`` stop the whole server with a non-zero status.
+This is the one module that does work at import time: it is an entry point, imported
+only by uWSGI.
 """
 
 from __future__ import annotations
