@@ -269,5 +269,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = ns.handler
         return handler(ns)
     except ServekitError as exc:
-        sys.stderr.write(f"servekit: error: {exc.message}\n")
+        if ns.handler in (serve_command, worker_command) and _log_format(ns) == "json":
+            # A server's log is JSON lines, its start-up mistakes too.
+            from servekit.loading import report_load_error
+            from servekit.logs import configure_logging
+
+            configure_logging("json")
+            report_load_error(exc)
+        else:
+            sys.stderr.write(f"servekit: error: {exc.message}\n")
         return 2
+
+
+def _log_format(ns: argparse.Namespace) -> str:
+    """The log format a server's start-up error is written in (``json`` unless the flag
+    or SERVEKIT_LOG_FORMAT says ``text``; checked even when the settings are not valid)."""
+    chosen = getattr(ns, "log_format", None) or os.environ.get(env_name("log_format"), "")
+    return "text" if chosen.strip().lower() == "text" else "json"

@@ -54,11 +54,16 @@ def load_dataplane(settings: Settings) -> DataPlane:
 
 
 def report_load_error(exc: ServekitError) -> None:
-    """Report why the model cannot be loaded: one ``servekit: error:`` line and the
-    user's traceback below it, or, with the JSON log format, one record holding both."""
+    """Say why the model cannot be loaded in one line: ``servekit: error: ...`` (a JSON
+    record with the JSON log format). The user's traceback, when there is one, follows
+    at debug (and the line says how to see it)."""
     traceback_text = getattr(exc, "traceback_text", "")
+    debug = log.isEnabledFor(logging.DEBUG)
+    hint = " (SERVEKIT_LOG_LEVEL=debug logs the traceback)" if traceback_text and not debug else ""
     if json_configured():
-        extra = {"traceback": traceback_text} if traceback_text else {}
-        log.error("servekit: error: %s", exc.message, extra=extra)
+        log.error("servekit: error: %s%s", exc.message, hint)
+        if traceback_text:
+            log.debug("the load error's traceback", extra={"traceback": traceback_text})
         return
-    write_line(log_fd(), f"servekit: error: {exc.message}\n{traceback_text}".encode())
+    shown = traceback_text if debug else ""
+    write_line(log_fd(), f"servekit: error: {exc.message}{hint}\n{shown}".encode())

@@ -436,7 +436,7 @@ def test_what_the_broker_refuses_stops_the_worker(
         ],
         timeout=30,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert "servekit: error: the broker refused the consumer" in done.stderr
     assert refusal in done.stderr
     assert "wrong" not in done.stderr, "no password in the log"

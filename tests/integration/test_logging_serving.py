@@ -301,12 +301,17 @@ def test_a_model_that_cannot_load_is_one_json_error(streams, tmp_path: Path) -> 
         tmp_path / "broken",
         {"model.py": "def predict(x: int):\n    return x\nraise RuntimeError('no weights')\n"},
     )
-    server = streams(f"{project}/model.py:predict", "--processes", "1", ready=False)
-    assert server.process.wait(30) == 22
+    server = streams(
+        f"{project}/model.py:predict", "--processes", "2", "--log-level", "debug", ready=False
+    )
+    assert server.process.wait(30) == 2
     records = every_line_a_record(server)
-    errors = [r for r in records if r["logger"] == "servekit.load" and r["level"] == "error"]
+    errors = [r for r in records if r["level"] == "error"]
+    assert len(errors) == 1, errors
     assert errors[0]["message"].startswith("servekit: error: cannot load")
-    assert "RuntimeError: no weights" in errors[0]["traceback"]
+    (traced,) = [r for r in records if "traceback" in r]
+    assert traced["level"] == "debug"
+    assert "RuntimeError: no weights" in traced["traceback"]
 
 
 def test_text_format_for_humans(serve, tmp_path: Path) -> None:

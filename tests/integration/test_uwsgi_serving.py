@@ -249,53 +249,120 @@ def test_sigterm_stops_the_server(serve, project: Path) -> None:
     assert "goodbye to uWSGI" in server.log()
 
 
+_LOAD_M = (
+    "class M:\n    def load(self):\n        raise OSError('no weights')\n"
+    "    def predict(self):\n        return 1\n"
+)
+
+
 @pytest.mark.parametrize(
-    ("files", "target", "needles"),
+    ("files", "target", "flags", "needles", "before_workers"),
     [
-        ({}, "missing.py:predict", ["file not found", "missing.py"]),
+        ({}, "missing.py:predict", [], ["file not found", "missing.py"], True),
         (
             {"model.py": "def predict(x:\n    return x\n"},
             "model.py:predict",
+            [],
             ["model.py, line 1", "SyntaxError"],
+            True,
         ),
         (
             {"model.py": "import no_such_package_zz\n"},
             "model.py:predict",
+            [],
             ["model.py, line 1", "ModuleNotFoundError", "no_such_package_zz"],
+            True,
         ),
         (
-            {
-                "model.py": "class M:\n    def load(self):\n        raise OSError('no weights')\n"
-                "    def predict(self):\n        return 1\n"
-            },
-            "model.py:M",
-            ["model.py, line 3", "OSError", "M.load()", "no weights"],
+            {"model.py": "class PriceModel:\n    def predict(self):\n        return 1\n"},
+            "model.py:PriceModle",
+            [],
+            ["has no 'PriceModle'", "did you mean 'PriceModel'?"],
+            True,
         ),
-        ({"model.py": "x = 1\n"}, "model.py:predict", ["has no 'predict'"]),
-        ({"model.py": "class M:\n    pass\n"}, "model.py:M", ["has no predict() method"]),
-        ({}, "not_a_module_zz:predict", ["no module named 'not_a_module_zz'"]),
+        ({"model.py": "x = 1\n"}, "model.py:predict", [], ["has no 'predict'"], True),
+        ({}, "not_a_module_zz:predict", [], ["no module named 'not_a_module_zz'"], True),
+        (
+            {"model.py": "def predict():\n    return 1\n"},
+            "model.py:predict",
+            ["--timeout", "soon"],
+            ["SERVEKIT_TIMEOUT must be an integer"],
+            True,
+        ),
+        # Only running the code can tell: each worker fails, one line is said.
+        (
+            {"model.py": _LOAD_M},
+            "model.py:M",
+            [],
+            ["model.py, line 3", "OSError", "M.load()"],
+            False,
+        ),
+        (
+            {"model.py": _LOAD_M},
+            "model.py:M",
+            ["--preload"],
+            ["model.py, line 3", "OSError", "M.load()"],
+            True,  # the master loads it before it forks any worker
+        ),
+        (
+            {"model.py": "import json\njson.loads('{')\ndef predict():\n    return 1\n"},
+            "model.py:predict",
+            [],
+            ["model.py, line 2", "JSONDecodeError", "importing model.py"],
+            False,
+        ),
+        (
+            {"model.py": "class M:\n    pass\n"},
+            "model.py:M",
+            [],
+            ["has no predict() method"],
+            False,
+        ),
     ],
 )
-def test_startup_failures_exit_nonzero_with_a_clear_message(
-    tmp_path: Path, files: dict[str, str], target: str, needles: list[str]
+def test_startup_failures_are_one_line_and_exit_2(
+    tmp_path: Path,
+    files: dict[str, str],
+    target: str,
+    flags: list[str],
+    needles: list[str],
+    before_workers: bool,
 ) -> None:
     write_project(tmp_path, files)
     result = run_cli(
-        ["serve", target, "--processes", "2", "--port", str(free_port())], cwd=tmp_path
+        ["serve", target, "--processes", "3", "--port", str(free_port()), *flags], cwd=tmp_path
     )
-    assert result.returncode != 0
-    lines = result.stderr.splitlines()
-    # Before uWSGI starts: a plain line; from a worker: one JSON log record.
-    errors = [line for line in lines if line.startswith("servekit: error:")]
-    records = [json.loads(line) for line in lines if line.startswith("{")]
-    errors += [
-        f"{r['message']}\n{r.get('traceback', '')}"
-        for r in records
-        if r["logger"] == "servekit.load" and r["level"] == "error"
-    ]
-    assert errors, result.stderr
+    assert result.returncode == 2, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # all JSON
+    errors = [r for r in records if r["level"] in ("error", "critical")]
+    assert len(errors) == 1, result.stderr  # one line, once: not once per worker
+    assert errors[0]["message"].startswith("servekit: error: "), errors
     for needle in needles:
-        assert needle in errors[0]
+        assert needle in errors[0]["message"]
+    uwsgi = [r for r in records if r["logger"] == "uwsgi"]
+    spawned = [r for r in uwsgi if r["message"].startswith("spawned uWSGI worker")]
+    assert not spawned if before_workers else spawned, result.stderr
+    alarms = [r for r in uwsgi if r["level"] != "info" and "as root" not in r["message"]]
+    assert not alarms, alarms  # uWSGI's own OOPS and need-app lines are said at debug
+    if "M.load()" in needles or "importing model.py" in needles:  # the user's code raised
+        # The line says how to see the traceback; the traceback itself is at debug.
+        assert "SERVEKIT_LOG_LEVEL=debug logs the traceback" in errors[0]["message"]
+        assert "Traceback" not in result.stderr
+
+
+def test_a_load_error_in_text_is_one_line_and_its_traceback_at_debug(tmp_path: Path) -> None:
+    write_project(tmp_path, {"model.py": _LOAD_M})
+    command = ["serve", "model.py:M", "--processes", "2", "--port", str(free_port())]
+    quiet = run_cli([*command, "--log-format", "text"], cwd=tmp_path)
+    assert quiet.returncode == 2, quiet.stderr
+    said = [line for line in quiet.stderr.splitlines() if "servekit: error:" in line]
+    assert len(said) == 1, quiet.stderr
+    assert "OSError" in said[0]
+    assert "Traceback" not in quiet.stderr
+    loud = run_cli([*command, "--log-format", "text", "--log-level", "debug"], cwd=tmp_path)
+    assert loud.returncode == 2, loud.stderr
+    assert "Traceback (most recent call last)" in loud.stderr
+    assert "raise OSError('no weights')" in loud.stderr
 
 
 def test_print_config_shows_the_generated_uwsgi_options(tmp_path: Path) -> None:

@@ -232,24 +232,45 @@ def test_a_line_the_socket_refuses_is_cut(root_handlers: None) -> None:
     assert len(record["message"]) < 20_000
 
 
-def test_a_load_error_is_one_json_record(root_handlers: None, capfd) -> None:
+def test_a_load_error_is_one_json_record_and_its_traceback_at_debug(
+    root_handlers: None, capfd
+) -> None:
     configure_logging("json")
     error = LoadError("cannot load 'm.py:predict': no weights", TRACEBACK)
     report_load_error(error)
     (line,) = capfd.readouterr().err.splitlines()
     record = json.loads(line)
-    assert record["message"] == "servekit: error: cannot load 'm.py:predict': no weights"
-    assert record["traceback"].endswith("RuntimeError: no weights\n")
+    assert record["message"] == (
+        "servekit: error: cannot load 'm.py:predict': no weights"
+        " (SERVEKIT_LOG_LEVEL=debug logs the traceback)"
+    )
+    assert "traceback" not in record
+    configure_logging("json", "debug")
+    report_load_error(error)
+    said, traced = (json.loads(line) for line in capfd.readouterr().err.splitlines())
+    assert said["message"] == "servekit: error: cannot load 'm.py:predict': no weights"
+    assert traced["level"] == "debug"
+    assert traced["traceback"].endswith("RuntimeError: no weights\n")
 
 
-def test_a_load_error_in_text_is_the_line_and_the_traceback(root_handlers: None, capfd) -> None:
+def test_a_load_error_in_text_is_the_line_and_the_traceback_at_debug(
+    root_handlers: None, capfd
+) -> None:
     configure_logging("text")
     error = LoadError("cannot load 'm.py:predict': no weights", TRACEBACK)
+    report_load_error(error)
+    assert capfd.readouterr().err == (
+        "servekit: error: cannot load 'm.py:predict': no weights"
+        " (SERVEKIT_LOG_LEVEL=debug logs the traceback)\n"
+    )
+    configure_logging("text", "debug")
     report_load_error(error)
     assert capfd.readouterr().err == (
         "servekit: error: cannot load 'm.py:predict': no weights\n"
         "Traceback (most recent call last):\nRuntimeError: no weights\n"
     )
+    report_load_error(LoadError("cannot load 'm.py:predict': file not found"))
+    assert capfd.readouterr().err == "servekit: error: cannot load 'm.py:predict': file not found\n"
 
 
 def test_the_access_log_writes_one_line_to_the_log_fd(capfd) -> None:

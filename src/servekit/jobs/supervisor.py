@@ -77,8 +77,9 @@ def job_worker(settings: Settings) -> Child:
         from servekit.jobs.metrics import JobMetrics
         from servekit.jobs.runner import JobRunner
         from servekit.jobs.worker import Worker
-        from servekit.loading import EXIT_LOAD_FAILED, load_dataplane, report_load_error
+        from servekit.loading import EXIT_LOAD_FAILED, load_dataplane
         from servekit.logs import capture_prints
+        from servekit.serving import loadfail
         from servekit.serving.deadline import Deadline
 
         capture_prints()
@@ -88,7 +89,7 @@ def job_worker(settings: Settings) -> Child:
             plane = load_dataplane(job_settings)
             store = job_store(settings, plane.release)
         except ServekitError as exc:
-            report_load_error(exc)
+            loadfail.report(exc, loadfail.start_folder(), loadfail.JOBS_MARKER)
             return EXIT_LOAD_FAILED
         deadline = Deadline(settings.async_timeout, lambda: None, "SERVEKIT_ASYNC_TIMEOUT")
         runner = JobRunner(plane, settings.async_max_result_bytes, deadline.run)
@@ -203,14 +204,14 @@ class Supervisor:
             started = self.children.pop(pid, time.monotonic())
             if self.stopping:
                 continue
-            if code == EXIT_LOAD_FAILED:
-                log.error(
+            if code == EXIT_LOAD_FAILED:  # it has said why (serving.loadfail)
+                log.info(
                     "%s %d could not load the model or its %s: stopping",
                     self.role.name,
                     pid,
                     self.role.opens,
                 )
-                self.exit_code = 1
+                self.exit_code = 2  # a start-up mistake, as servekit serve says it
                 self.on_signal(signal.SIGTERM, None)
                 continue
             log.warning("%s %d exited (%d); starting another", self.role.name, pid, code)

@@ -43,24 +43,21 @@ def make_runtime(target: Target, project_dir: Path, settings: Settings | None = 
 def check_target(target: Target, project_dir: Path) -> None:
     """Cheap checks before any server starts, running none of the user's code.
 
-    A missing file, a syntax error or a module that cannot be found becomes one
-    LoadError naming the file and line, so ``servekit serve`` fails at once.
+    A missing file, a syntax error, a NAME the file does not define or a package it
+    imports that is not installed becomes one LoadError naming the file and line, so
+    ``servekit serve`` fails at once (:mod:`servekit.runtimes.precheck`).
     """
+    from servekit.runtimes.precheck import check_source
+
     where = f"cannot load {target.spec!r}"
     if target.path is not None:
         if not target.path.is_file():
             raise LoadError(f"{where}: file not found: {target.path}")
-        if target.runtime != "python":
-            return
-        try:
-            compile(target.path.read_bytes(), str(target.path), "exec")
-        except SyntaxError as exc:
-            text = f": {exc.text.strip()}" if exc.text else ""
-            raise LoadError(
-                f"{where}: {exc.filename}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}{text}"
-            ) from None
+        if target.runtime == "python":
+            check_source(target.path, target.name, project_dir, where)
         return
-    top = (target.module or "").split(".")[0]
+    module = target.module or ""
+    top = module.split(".")[0]
     sys.path.insert(0, str(project_dir))
     try:
         found = importlib.util.find_spec(top)
@@ -71,3 +68,18 @@ def check_target(target: Target, project_dir: Path) -> None:
             f"{where}: no module named {top!r} in {project_dir} or the "
             "installed packages (set SERVEKIT_PROJECT_DIR, or use path/to/file.py:NAME)"
         )
+    source = _module_file(module, [str(project_dir), *sys.path])
+    if source is not None:
+        check_source(source, target.name, project_dir, where)
+
+
+def _module_file(module: str, path: list[str]) -> Path | None:
+    """The source file of ``module`` found on ``path`` without importing anything
+    (None for an extension, a namespace package, or one not found this simple way)."""
+    parts = module.split(".")
+    for entry in path:
+        base = Path(entry or ".").joinpath(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import sys
@@ -127,10 +128,12 @@ class PythonRuntime:
         obj: Any = module
         for part in self.target.name.split("."):
             if not hasattr(obj, part):
-                names = sorted(n for n in vars(module) if not n.startswith("_"))[:20]
+                names = sorted(n for n in vars(module) if not n.startswith("_"))
+                close = difflib.get_close_matches(part, names, n=1)
                 raise LoadError(
                     f"{self._where()}: {module.__name__} has no {self.target.name!r}"
-                    f" (it defines: {', '.join(names) or 'nothing public'})"
+                    f" (it defines: {', '.join(names[:20]) or 'nothing public'})"
+                    + (f"; did you mean {close[0]!r}?" if close else "")
                 )
             parent, obj = obj, getattr(obj, part)
         return parent, obj

@@ -228,9 +228,10 @@ def amqp_workload(settings: Settings) -> Workload:
     def run(stop: threading.Event) -> int:
         from prometheus_client import CollectorRegistry
 
-        from servekit.loading import EXIT_LOAD_FAILED, load_dataplane, report_load_error
+        from servekit.loading import EXIT_LOAD_FAILED, load_dataplane
         from servekit.logs import capture_prints
         from servekit.seldon.plane import SeldonPlane
+        from servekit.serving import loadfail
 
         capture_prints()
         if settings.log_level != "debug":  # pika narrates every connection step at info
@@ -239,7 +240,7 @@ def amqp_workload(settings: Settings) -> Workload:
             plane = load_dataplane(settings)
             executor = Executor(SeldonPlane(plane), settings.amqp_max_result_bytes)
         except ServekitError as exc:
-            report_load_error(exc)
+            loadfail.report(exc, loadfail.start_folder(), loadfail.JOBS_MARKER)
             return EXIT_LOAD_FAILED
         queues = (settings.amqp_input_queue, settings.amqp_output_queue)
         metrics = AmqpMetrics(CollectorRegistry())  # multi-process files under the supervisor
@@ -249,7 +250,7 @@ def amqp_workload(settings: Settings) -> Workload:
         try:
             consumer.run()
         except ConfigError as exc:
-            report_load_error(exc)
+            loadfail.report(exc, loadfail.start_folder(), loadfail.JOBS_MARKER)
             return EXIT_LOAD_FAILED
         finally:
             if not consumer.stuck:

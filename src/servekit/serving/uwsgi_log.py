@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import orjson
 
 from servekit.logs import formatter, log_fd, write_line
+from servekit.serving import loadfail
 from servekit.settings import Settings
 
 __all__ = ["AS_ROOT", "LOGGER", "Line", "classify", "install"]
@@ -73,7 +74,9 @@ _UWSGI: tuple[tuple[re.Pattern[str], int], ...] = tuple(
         (r"goodbye to uWSGI", INFO),
         (r"\[uwsgi-daemons\] (respawning|throttling|daemon did not die)", WARNING),
         (r"\[deadlock-detector\] ", WARNING),
-        (r"DAMN ! worker |OOPS ! failed loading app|need-app requested", ERROR),
+        (r"DAMN ! worker ", ERROR),
+        # A worker that cannot load the model has said why, once (serving.loadfail).
+        (r"OOPS ! failed loading app|need-app requested", DEBUG),
         (r"worker \d+ \(pid: \d+\) is taking too much time to die|uWSGI listen queue ", WARNING),
         (r"SIGNAL QUEUE IS FULL", WARNING),
         (r"HARAKIRI", ERROR),
@@ -107,6 +110,7 @@ _UWSGI: tuple[tuple[re.Pattern[str], int], ...] = tuple(
         ),
     )
 )
+_STOP_LINES = ("SIGINT/SIGTERM received", "goodbye to uWSGI")
 _AS_ROOT = re.compile(r"uWSGI running as root")
 AS_ROOT = "uWSGI is running as root (give the server a user of its own)"
 """The one line said for uWSGI's five "running as root"."""
@@ -169,8 +173,15 @@ class _MasterHandler(logging.Handler):
         self.as_root_seen = False
 
     def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):  # never into the socket this handler drains
-            write_line(self.fd, self.render(record.getMessage()))
+        chunk = record.getMessage()
+        # After a failed load the server stops at once: its error line has said why,
+        # and uWSGI's stop lines are routine (said at debug).
+        failed = chunk.startswith(_STOP_LINES) and loadfail.claimed(loadfail.start_folder())
+        if not failed or self.threshold <= DEBUG:
+            with contextlib.suppress(Exception):  # never into the socket this drains
+                write_line(self.fd, self.render(chunk))
+        if failed and chunk.startswith("goodbye to uWSGI"):  # the master's last word
+            loadfail.exit_if_failed()
 
     def render(self, chunk: str) -> bytes:
         """Servekit's lines for one collected write (one write, one text record: a text

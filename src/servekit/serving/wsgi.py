@@ -4,7 +4,8 @@ Importing it reads the settings from the ``SERVEKIT_*`` environment that
 ``servekit serve`` set, loads the model once, and exposes the WSGI ``application``. If
 the model cannot be loaded it reports one clear ``servekit: error:`` record with the
 user's traceback (in the text log format: a line, the traceback below it) and exits with
-status 22, which makes uWSGI's ``need-app`` stop the whole server with a non-zero status.
+status 22, which makes uWSGI's ``need-app`` stop the whole server (exit status 2,
+:mod:`servekit.serving.loadfail`).
 This is the one module that does work at import time: it is an entry point, imported
 only by uWSGI.
 """
@@ -27,9 +28,9 @@ from servekit._proc import MULTIPROC_ENV  # noqa: E402
 from servekit.errors import ServekitError  # noqa: E402
 from servekit.exits import say_goodbye  # noqa: E402
 from servekit.http import ServerState, create_app  # noqa: E402
-from servekit.loading import EXIT_LOAD_FAILED, load_dataplane, report_load_error  # noqa: E402
+from servekit.loading import EXIT_LOAD_FAILED, load_dataplane  # noqa: E402
 from servekit.logs import capture_prints, configure_logging  # noqa: E402
-from servekit.serving import drain  # noqa: E402
+from servekit.serving import drain, loadfail  # noqa: E402
 from servekit.serving.chunked import ChunkedInput  # noqa: E402
 from servekit.serving.deadline import Deadline  # noqa: E402
 from servekit.settings import Settings  # noqa: E402
@@ -43,15 +44,17 @@ def build() -> Flask:
     configure_logging(settings.log_format, settings.log_level)
     capture_prints()  # what the model prints (at load too) becomes log lines
     try:
-        plane = load_dataplane(settings)
-    except ServekitError as exc:
-        report_load_error(exc)
-        logging.shutdown()
-        os._exit(EXIT_LOAD_FAILED)
-    try:
         import uwsgi  # present only inside uWSGI
     except ImportError:
-        return create_app(settings, ServerState(dataplane=plane))
+        return create_app(settings, ServerState(dataplane=load_dataplane(settings)))
+    try:
+        plane = load_dataplane(settings)
+    except ServekitError as exc:
+        loadfail.report(exc, loadfail.start_folder())
+        logging.shutdown()
+        # In a worker: uWSGI's need-app stops the server (loadfail makes it exit 2).
+        # In the master (preload): no worker exists yet; stop now.
+        os._exit(EXIT_LOAD_FAILED if uwsgi.worker_id() else loadfail.EXIT_STATUS)
     state = ServerState(dataplane=plane)
     drain.watch(state)
     atexit.register(_goodbye, settings, state)
