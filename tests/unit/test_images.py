@@ -102,6 +102,11 @@ def test_dockerignore_lets_exactly_the_files_through() -> None:
     ]
 
 
+def _from(dockerfile: str) -> str:
+    """The Dockerfile's FROM line."""
+    return next(line for line in dockerfile.splitlines() if line.startswith("FROM "))
+
+
 def test_base_flavour_by_runtime_and_gpu() -> None:
     pairs = itertools.product(("python", "onnx"), (False, True))
     assert [base_flavour(r, g) for r, g in pairs] == ["cpu", "cuda", "cpu", "cuda"]
@@ -120,9 +125,12 @@ def test_plan_and_dockerfile_for_a_python_project(tmp_path: Path) -> None:
         "churn-model:latest",
     )
     text = render_dockerfile(plan)
-    assert text.splitlines()[2] == f"FROM servekit/cpu:{__version__}"
+    assert _from(text) == f"FROM servekit/cpu:{__version__}"
     assert 'COPY ["requirements.txt", "/tmp/servekit-requirements/requirements.txt"]' in text
-    assert "pip install --no-cache-dir -r /tmp/servekit-requirements/requirements.txt" in text
+    assert (
+        "pip install --no-cache-dir -c /opt/servekit/constraints.txt "
+        "-r /tmp/servekit-requirements/requirements.txt"
+    ) in text
     assert text.index("USER root") < text.index("pip install") < text.index("pip check")
     assert text.index("pip check") < text.index("USER 10001:10001")
     assert 'SERVEKIT_TARGET="model.py:predict"' in text
@@ -159,7 +167,7 @@ def test_requirement_files_they_name_are_copied_too(tmp_path: Path) -> None:
     text = render_dockerfile(plan)
     assert 'COPY ["reqs/base.txt", "/tmp/servekit-requirements/reqs/base.txt"]' in text
     (tmp_path / ".modelignore").write_text("reqs/\n")
-    with pytest.raises(ConfigError, match=r"reqs/base.txt, named by requirements.txt, is excluded"):
+    with pytest.raises(ConfigError, match=r"leaves out reqs/base.txt, which requirements.txt"):
         plan_build(tmp_path, "model.py:predict")
 
 
@@ -213,20 +221,20 @@ def test_staging_makes_files_readable_and_keeps_links(tmp_path: Path) -> None:
 def test_onnx_on_cpu_adds_onnxruntime_and_on_gpu_takes_the_cuda_base(tmp_path: Path) -> None:
     write_project(tmp_path, {"model.onnx": "not really"})
     cpu = render_dockerfile(plan_build(tmp_path, "model.onnx"))
-    assert 'pip install --no-cache-dir "onnxruntime>=1.17"' in cpu
-    assert "requirements" not in cpu
+    assert 'pip install --no-cache-dir -c /opt/servekit/constraints.txt "onnxruntime>=1.17"' in cpu
+    assert "/tmp/servekit-requirements" not in cpu
     gpu = plan_build(tmp_path, "model.onnx", gpu=True, tag="m:2")
     assert (gpu.base_image, gpu.tag) == (f"servekit/cuda:{__version__}", "m:2")
     assert "pip install" not in render_dockerfile(gpu)
     r_plan = plan_build(tmp_path / ".." / tmp_path.name, "model.onnx", base_image="my/base:1")
-    assert render_dockerfile(r_plan).splitlines()[2] == "FROM my/base:1"
+    assert _from(render_dockerfile(r_plan)) == "FROM my/base:1"
 
 
 @pytest.mark.parametrize(
     ("files", "target", "message"),
     [
         ({"model.py": ""}, "missing.py:predict", "no file missing.py"),
-        ({"model.py": "", ".modelignore": "*.py\n"}, "model.py:predict", "excluded by"),
+        ({"model.py": "", ".modelignore": "*.py\n"}, "model.py:predict", "leaves out model.py"),
         ({"model.py": ""}, "../model.py:predict", "outside the project"),
         ({"model.py": ""}, "model.py", "not of the form"),
     ],
@@ -359,7 +367,7 @@ def test_dockerfile_only_writes_both_files_and_keeps_a_users_own(
     ]
     (tmp_path / "Dockerfile").write_text("FROM mine\n")
     assert main(["build", str(tmp_path), "--target", "model.py:predict", "--dockerfile-only"]) == 2
-    assert "was not written by servekit" in capsys.readouterr().err
+    assert "servekit did not write it" in capsys.readouterr().err
     assert (tmp_path / "Dockerfile").read_text() == "FROM mine\n"
 
 

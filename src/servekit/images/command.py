@@ -3,7 +3,8 @@
 Writes the Dockerfile (and shows it), copies the files that ``.modelignore`` lets
 through into a clean build context, and builds it with docker, podman or buildah,
 showing each step. ``--dockerfile-only`` writes ``Dockerfile`` and ``.dockerignore``
-into the project for a build elsewhere.
+into the project for a build elsewhere: files whose first line says servekit wrote them
+(a later build leaves them out of the image), never over a user's own without ``--force``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from typing import Any
 from servekit.errors import ConfigError
 from servekit.images.engines import ENGINES, find_engine
 from servekit.images.modelignore import dockerignore
-from servekit.images.plan import BuildPlan, plan_build, render_dockerfile
+from servekit.images.plan import BuildPlan, default_base, plan_build, render_dockerfile
 from servekit.images.progress import Progress, run_build
-from servekit.images.project import Project
+from servekit.images.project import DOCKERFILE, Project, written_by_servekit
 
 __all__ = ["add_parser", "run", "stage_context"]
 
@@ -36,7 +37,9 @@ def add_parser(commands: Any) -> None:
         description=(
             "Build PROJECT_DIR into an image FROM a servekit base image: servekit/r for "
             ".R targets, servekit/cuda with --gpu, else servekit/cpu. Files matching "
-            "PROJECT_DIR/.modelignore stay out; a requirements.txt is pip-installed."
+            "PROJECT_DIR/.modelignore stay out (one that leaves out the TARGET, a local "
+            "module it imports or a requirements file is refused); a requirements.txt is "
+            "pip-installed under the base image's pins (/opt/servekit/constraints.txt)."
         ),
     )
     build.add_argument("project", metavar="PROJECT_DIR", help="the model project folder")
@@ -45,7 +48,14 @@ def add_parser(commands: Any) -> None:
     )
     build.add_argument("--tag", default="", help="image name:tag (default: <folder>:latest)")
     build.add_argument("--gpu", action="store_true", help="build on the CUDA base image")
-    build.add_argument("--base-image", default="", help="build FROM this image instead")
+    build.add_argument(
+        "--base-image",
+        "--base",
+        default="",
+        metavar="IMAGE",
+        help="build FROM this image instead, e.g. servekit's base pushed to your registry "
+        "(registry.example.com/servekit/cpu:VERSION)",
+    )
     build.add_argument("--model-name", default="", help="SERVEKIT_MODEL_NAME (default: folder)")
     build.add_argument("--model-version", default="1", help="SERVEKIT_MODEL_VERSION")
     build.add_argument("--engine", choices=ENGINES, default="", help="default: the first found")
@@ -61,6 +71,11 @@ def add_parser(commands: Any) -> None:
         "--dockerfile-only",
         action="store_true",
         help="write PROJECT_DIR/Dockerfile and .dockerignore, and do not build",
+    )
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="with --dockerfile-only: replace a Dockerfile or .dockerignore servekit did not write",
     )
     build.add_argument("--quiet", action="store_true", help="do not show the Dockerfile")
     build.set_defaults(handler=run)
@@ -95,19 +110,31 @@ def _unreadable(project: Project) -> list[str]:
     ]
 
 
-def _write_dockerfile_only(plan: BuildPlan, dockerfile: str) -> int:
+def _write_dockerfile_only(plan: BuildPlan, dockerfile: str, force: bool) -> int:
     root = plan.project.root
-    target, ignore = root / "Dockerfile", root / ".dockerignore"
+    target, ignore = root / DOCKERFILE, root / ".dockerignore"
     for path in (target, ignore):
-        if path.exists() and not path.read_bytes().startswith(b"# Written by"):
-            raise ConfigError(f"{path} exists and was not written by servekit: not replaced")
-    files = [f for f in plan.project.files if f not in ("Dockerfile", ".dockerignore")]
+        if not force and path.exists() and not written_by_servekit(path):
+            raise ConfigError(
+                f"{path} exists and servekit did not write it (its first line does not say "
+                "so): not replaced (move it away, or --force to replace it)"
+            )
+    files = [f for f in plan.project.files if f not in (DOCKERFILE, ".dockerignore")]
     target.write_text(dockerfile, encoding="utf-8")
     ignore.write_text(dockerignore(files), encoding="utf-8")
-    sys.stderr.write(
-        f"wrote {target} and {ignore}; build with: docker build -t "
-        f"{shlex.quote(plan.tag)} {shlex.quote(str(root))}\n"
-    )
+    build = f"docker build -t {shlex.quote(plan.tag)} {shlex.quote(str(root))}"
+    sys.stderr.write(f"wrote {target} and {ignore} (servekit build leaves both out of images)\n")
+    if plan.base_image == default_base(plan.flavour):
+        name = plan.base_image.rsplit(":", 1)[0]
+        sys.stderr.write(
+            f"its base, {plan.base_image}, is on no public registry (docker.io/{name} is not "
+            "servekit's): build it first on the machine that builds the image, with "
+            "base-images/build from servekit's source, or push it to a registry of yours and "
+            "write the Dockerfile again with --base-image "
+            f"registry.example.com/{plan.base_image}\nthen build with: {build}\n"
+        )
+    else:
+        sys.stderr.write(f"build with: {build}\n")
     hidden = _unreadable(plan.project)
     if hidden:
         sys.stderr.write(
@@ -135,7 +162,7 @@ def run(ns: argparse.Namespace) -> int:
         sys.stdout.flush()
     try:
         if ns.dockerfile_only:
-            return _write_dockerfile_only(plan, dockerfile)
+            return _write_dockerfile_only(plan, dockerfile, ns.force)
         engine = find_engine(ns.engine)
         if not ns.base_image and not engine.has_image(plan.base_image):
             # Never pull a short name like servekit/cpu from a public registry by accident.

@@ -11,8 +11,9 @@ root. servekit reads it with ``.gitignore`` rules:
 - ``!pattern`` brings back what an earlier pattern excluded (not inside an excluded
   folder: as with git, servekit does not look into one).
 
-``.git/`` is always excluded. I/O-free but for :func:`read_modelignore` and
-:func:`included_files`.
+``.git/`` is always excluded. :meth:`ModelIgnore.leaving_out` names the rule (and its
+line) that decides a path is left out, so that an error can say which line to change.
+I/O-free but for :func:`read_modelignore` and :func:`included_files`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ModelIgnore", "Rule", "dockerignore", "included_files", "read_modelignore"]
+__all__ = [
+    "ModelIgnore",
+    "Rule",
+    "dockerignore",
+    "escape",
+    "included_files",
+    "read_modelignore",
+]
 
 FILENAME = ".modelignore"
 ALWAYS = (".git/",)
@@ -30,12 +38,14 @@ ALWAYS = (".git/",)
 
 @dataclass(frozen=True)
 class Rule:
-    """One pattern line: what it matches, and whether it excludes or re-includes."""
+    """One pattern line: what it matches, whether it excludes or re-includes, and its line
+    number in ``.modelignore`` (0 for servekit's own ``.git/``)."""
 
     pattern: str
     negate: bool
     dir_only: bool
     regex: re.Pattern[str]
+    line: int = 0
 
     def matches(self, path: str, is_dir: bool) -> bool:
         """Whether this rule applies to ``path`` (``/``-separated, relative)."""
@@ -99,7 +109,7 @@ def _translate(glob: str) -> str:
     return "".join(out)
 
 
-def _rule(line: str) -> Rule | None:
+def _rule(line: str, number: int) -> Rule | None:
     text = line.rstrip("\n")
     while text.endswith(" ") and not text.endswith("\\ "):  # unless escaped, as in git
         text = text[:-1]
@@ -114,7 +124,7 @@ def _rule(line: str) -> Rule | None:
     anchored = "/" in body
     body = body.lstrip("/")
     prefix = "" if anchored else "(?:.*/)?"
-    return Rule(text, negate, dir_only, re.compile(prefix + _translate(body)))
+    return Rule(text, negate, dir_only, re.compile(prefix + _translate(body)), number)
 
 
 @dataclass(frozen=True)
@@ -126,16 +136,40 @@ class ModelIgnore:
     @classmethod
     def parse(cls, text: str) -> ModelIgnore:
         """Rules from the file's text."""
-        lines = [*ALWAYS, *text.splitlines()]
-        return cls(tuple(rule for rule in map(_rule, lines) if rule is not None))
+        numbered = [(line, 0) for line in ALWAYS]
+        numbered += [(line, n) for n, line in enumerate(text.splitlines(), 1)]
+        return cls(tuple(r for r in (_rule(line, n) for line, n in numbered) if r is not None))
 
-    def excluded(self, path: str, is_dir: bool) -> bool:
-        """Whether ``path`` (relative, ``/``-separated) is left out of the image."""
-        verdict = False
+    def deciding(self, path: str, is_dir: bool) -> Rule | None:
+        """The last rule that matches ``path`` (it decides), or None when none does."""
+        last = None
         for rule in self.rules:
             if rule.matches(path, is_dir):
-                verdict = not rule.negate
-        return verdict
+                last = rule
+        return last
+
+    def excluded(self, path: str, is_dir: bool) -> bool:
+        """Whether ``path`` (relative, ``/``-separated) is left out of the image, its
+        folders not looked at (:meth:`leaving_out` looks at them too)."""
+        rule = self.deciding(path, is_dir)
+        return rule is not None and not rule.negate
+
+    def leaving_out(self, path: str, is_dir: bool = False) -> tuple[str, Rule] | None:
+        """Why ``path`` stays out of the image: the path that is left out (``path``, or the
+        folder above it that is) and the rule that decides it; None when it goes in."""
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            here = "/".join(parts[:depth])
+            rule = self.deciding(here, is_dir or depth < len(parts))
+            if rule is not None and not rule.negate:
+                return here, rule
+        return None
+
+
+def escape(path: str) -> str:
+    """``path`` with the glob characters (``*?[\\``) escaped, for a pattern that matches
+    only it, in ``.modelignore`` and ``.dockerignore`` alike."""
+    return re.sub(r"([*?\[\\])", r"\\\1", path)
 
 
 def dockerignore(files: Sequence[str]) -> str:
@@ -147,11 +181,11 @@ def dockerignore(files: Sequence[str]) -> str:
     image until ``servekit build --dockerfile-only`` runs again.
     """
     lines = [
-        "# Written by `servekit build --dockerfile-only` from .modelignore: exactly the",
-        "# files it let through then. Run it again after adding files.",
+        "# Written by servekit build --dockerfile-only from .modelignore: exactly the files",
+        "# it let through then (not the Dockerfile). Run it again after adding files.",
         "**",
     ]
-    lines += ["!" + re.sub(r"([*?\[\\])", r"\\\1", name) for name in files]
+    lines += ["!" + escape(name) for name in files]
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,14 @@
 """What ``servekit build`` makes of a project folder: the base image and the Dockerfile.
 
-:func:`plan_build` checks the project (:mod:`servekit.images.project`) and its TARGET and
-picks the base; :func:`render_dockerfile` is pure text from that plan.
+:func:`plan_build` checks the project (:mod:`servekit.images.project`) and its TARGET
+(:mod:`servekit.images.needs`: nothing the image needs left out) and picks the base;
+:func:`render_dockerfile` is pure text from that plan.
+
+The project's packages are installed under the base image's pins
+(:data:`CONSTRAINTS`, written by ``base-images/``): a requirement cannot replace
+servekit, uWSGI or what the base pinned (numpy, onnxruntime-gpu, NVIDIA's wheels); pip
+fails the build instead. A distribution of another name that would overwrite the base's
+modules (``onnxruntime`` over ``onnxruntime-gpu``) is refused here, before any build.
 """
 
 from __future__ import annotations
@@ -13,16 +20,35 @@ from pathlib import Path
 
 from servekit._version import __version__
 from servekit.errors import ConfigError, ServekitError
-from servekit.images.project import Project, read_project
+from servekit.images.needs import check_target
+from servekit.images.project import MARKER, Project, read_project
 from servekit.runtimes import parse_target
 
-__all__ = ["BuildPlan", "base_flavour", "default_tag", "plan_build", "render_dockerfile"]
+__all__ = [
+    "CONSTRAINTS",
+    "BuildPlan",
+    "base_flavour",
+    "default_base",
+    "default_tag",
+    "plan_build",
+    "render_dockerfile",
+]
 
 PROJECT_DIR = "/srv/model"
 """Where the base images keep the model project (``SERVEKIT_PROJECT_DIR``)."""
 USER = "10001:10001"
 """The base images' non-root user and group."""
 ONNXRUNTIME_CPU = "onnxruntime>=1.17"
+CONSTRAINTS = "/opt/servekit/constraints.txt"
+"""The base images' pins: every package of their virtual environment, ``name==version``."""
+_CLASHES = {
+    "cuda": ("onnxruntime", "the CUDA base has onnxruntime-gpu, whose module it would overwrite"),
+    "cpu-onnx": (
+        "onnxruntime-gpu",
+        f"servekit installs {ONNXRUNTIME_CPU} for a .onnx TARGET on the cpu base, and "
+        "onnxruntime-gpu would overwrite its module (build with --gpu for the CUDA base)",
+    ),
+}
 _PIP_DIR = "/tmp/servekit-requirements"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _TAG = re.compile(
@@ -52,6 +78,24 @@ def base_flavour(runtime: str, gpu: bool) -> str:
             raise ConfigError("--gpu: there is no CUDA image for R models; build without --gpu")
         return "r"
     return "cuda" if gpu else "cpu"
+
+
+def default_base(flavour: str) -> str:
+    """servekit's own base image for ``flavour``, as ``base-images/build`` tags it."""
+    return f"servekit/{flavour}:{__version__}"
+
+
+def _refuse_clashes(project: Project, flavour: str, runtime: str) -> None:
+    key = "cpu-onnx" if (flavour, runtime) == ("cpu", "onnx") else flavour
+    if key not in _CLASHES:
+        return
+    name, why = _CLASHES[key]
+    for req in project.installs:
+        if req.name == name:
+            raise ConfigError(
+                f"{req.file} line {req.line} names {name}: {why}; remove that line "
+                "(the constraints of the base cannot stop a package of another name)"
+            )
 
 
 def default_tag(project: Path) -> str:
@@ -91,21 +135,24 @@ def plan_build(
             ) from None
         if not parsed.path.is_file():
             raise ConfigError(f"TARGET {target!r}: no file {rel} in {project.root}")
-        if rel not in project.files:
-            raise ConfigError(f"TARGET {target!r}: {rel} is excluded by .modelignore")
         spec = f"{rel}:{parsed.name}" if parsed.name else rel
     else:
         spec = target.strip()
+    try:
+        check_target(project.root, project.ignore, parsed)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"cannot read the project {project.root}: {exc}") from None
     tag = tag or default_tag(project.root)
     if not _TAG.fullmatch(tag):
         raise ConfigError(f"--tag {tag!r} is not an image name (name[:tag], lower case)")
     flavour = base_flavour(parsed.runtime, gpu)
+    _refuse_clashes(project, flavour, parsed.runtime)
     return BuildPlan(
         project=project,
         target=_checked("TARGET", spec),
         runtime=parsed.runtime,
         flavour=flavour,
-        base_image=_checked("--base-image", base_image or f"servekit/{flavour}:{__version__}"),
+        base_image=_checked("--base-image", base_image or default_base(flavour)),
         tag=tag,
         model_name=_checked("--model-name", model_name or project.root.name),
         model_version=_checked("--model-version", model_version),
@@ -121,24 +168,57 @@ def _copy(source: str, dest: str) -> str:
     return "COPY " + json.dumps([source, dest], ensure_ascii=False)
 
 
+def _base_note(plan: BuildPlan) -> list[str]:
+    """Comment lines saying where servekit's default base comes from (none for another)."""
+    if plan.base_image != default_base(plan.flavour):
+        return []
+    name = plan.base_image.rsplit(":", 1)[0]
+    return [
+        f"# {plan.base_image} is servekit's base image, on no public registry (a `docker build`",
+        f"# without it would pull docker.io/{name}, which is not servekit's): build it first",
+        "# with base-images/build from servekit's source, or push it to a registry of yours",
+        f"# and write `servekit build --base-image registry.example.com/{plan.base_image}`.",
+    ]
+
+
+def _pip_step(packages: list[str], cleanup: bool) -> str:
+    """The RUN that installs ``packages`` (pip arguments) under the base image's pins
+    (and removes the copied requirement files with ``cleanup``)."""
+    failed = (
+        "servekit: pip failed (see above). If it cannot open "
+        f"{CONSTRAINTS}, the base image predates servekit's pins: build it again "
+        "(base-images/build). If it names a conflict with a constraint, a requirement would "
+        "replace a package of the base image (servekit, uWSGI, numpy, onnxruntime-gpu...), "
+        "which that file pins: loosen or remove the requirement."
+    )
+    return (
+        f"RUN pip install --no-cache-dir -c {CONSTRAINTS} {' '.join(packages)} \\\n"
+        f'      || {{ echo "{failed}" >&2; exit 1; }} \\\n'
+        + (f" && rm -rf {_PIP_DIR} \\\n" if cleanup else "")
+        + " && pip check"  # a requirement that broke servekit's own fails here
+    )
+
+
 def render_dockerfile(plan: BuildPlan) -> str:
-    """The Dockerfile of the model image: the base, the project's packages, its files."""
+    """The Dockerfile of the model image: the base, the project's packages, its files.
+    Its first line is :data:`~servekit.images.project.MARKER`: a later build leaves it out."""
     lines = [
-        f"# Written by servekit {__version__} (`servekit build`) for {plan.model_name!r}",
-        f"# version {plan.model_version!r}, TARGET {plan.target!r}, on the {plan.flavour} base.",
+        f"{MARKER} (servekit {__version__}), which leaves this file out of the image.",
+        f"# Model {plan.model_name!r} version {plan.model_version!r}, TARGET {plan.target!r},",
+        f"# on the {plan.flavour} base. --dockerfile-only replaces it: edit a copy without this",
+        "# first line, or change the project and run it again.",
+        *_base_note(plan),
         f"FROM {plan.base_image}",
     ]
-    installs = []
+    packages = []
     if plan.runtime == "onnx" and plan.flavour == "cpu":
-        installs.append(f"pip install --no-cache-dir {_q(ONNXRUNTIME_CPU)}")
+        packages.append(_q(ONNXRUNTIME_CPU))
     requirements = plan.project.requirements
     lines += [_copy(rel, f"{_PIP_DIR}/{rel}") for rel in requirements]
     if requirements:
-        installs.append(f"pip install --no-cache-dir -r {_PIP_DIR}/{requirements[0]}")
-        installs.append(f"rm -rf {_PIP_DIR}")
-    if installs:
-        installs.append("pip check")  # a requirement that broke servekit's own fails here
-        lines += ["USER root", "RUN " + " \\\n && ".join(installs), f"USER {USER}"]
+        packages.append(f"-r {_PIP_DIR}/{requirements[0]}")
+    if packages:
+        lines += ["USER root", _pip_step(packages, bool(requirements)), f"USER {USER}"]
     env = {
         "SERVEKIT_TARGET": plan.target,
         "SERVEKIT_MODEL_NAME": plan.model_name,
