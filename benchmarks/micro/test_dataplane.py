@@ -14,7 +14,8 @@ import orjson
 import pytest
 
 from servekit.core.dataplane import DataPlane
-from servekit.core.envelope import Release
+from servekit.core.release import Release
+from servekit.protocols.domino import DominoCodec
 from servekit.runtimes.function import FunctionRuntime
 
 
@@ -40,6 +41,6 @@ def test_predict(benchmark: Any, kind: str, size: str) -> None:
     plane = DataPlane(FunctionRuntime(FUNCTIONS[kind]), Release("0", "bench", "1"))
     values = [round(i * 0.37, 2) for i in range(SIZES[size])]
     body = orjson.dumps({"data": {"values": values, "label": "x"}})
-    answer = benchmark(plane.predict, body, "bench")
+    answer = benchmark(DominoCodec(plane).predict, body, "bench")
     result = orjson.loads(answer.body)["result"]
     assert len(result) == len(values)

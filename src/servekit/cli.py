@@ -152,7 +152,7 @@ def worker_command(ns: argparse.Namespace) -> int:
     check_store(settings)
     configure_logging(settings.log_format, settings.log_level)
     os.chdir(project_dir)
-    from servekit.jobs.supervisor import run_supervisor
+    from servekit.serving.supervisor import run_supervisor
 
     extra = metrics_server(settings)
     return run_supervisor(settings, settings.worker_processes, ns.pidfile, extra)
@@ -160,8 +160,8 @@ def worker_command(ns: argparse.Namespace) -> int:
 
 def _amqp_worker(settings: Settings, project_dir: Path, pidfile: str) -> int:
     """``servekit worker --amqp``: AMQP consumer processes instead of job workers."""
-    from servekit.jobs.supervisor import run_supervisor
     from servekit.logs import configure_logging
+    from servekit.serving.supervisor import run_supervisor
 
     try:
         from servekit.serving.amqp import amqp_workload
@@ -246,7 +246,7 @@ def serve_command(ns: argparse.Namespace) -> int:
 
 def check_auth(settings: Settings) -> None:
     """Refuse to start without tokens when required; otherwise warn loudly once."""
-    from servekit.auth import build_authenticator
+    from servekit.http.auth import build_authenticator
 
     if build_authenticator(settings.access_tokens, settings.access_tokens_file).enabled:
         return
@@ -255,7 +255,7 @@ def check_auth(settings: Settings) -> None:
             "SERVEKIT_REQUIRE_AUTH is set but no access tokens are configured: "
             "set SERVEKIT_ACCESS_TOKENS or SERVEKIT_ACCESS_TOKENS_FILE"
         )
-    logging.getLogger("servekit.auth").warning(
+    logging.getLogger("servekit.http.auth").warning(
         "NO ACCESS TOKENS CONFIGURED: predictions are open to anyone who can reach this "
         "server; set SERVEKIT_ACCESS_TOKENS or SERVEKIT_ACCESS_TOKENS_FILE (and "
         "SERVEKIT_REQUIRE_AUTH=1 to make this an error)"
@@ -271,11 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServekitError as exc:
         if ns.handler in (serve_command, worker_command) and _log_format(ns) == "json":
             # A server's log is JSON lines, its start-up mistakes too.
-            from servekit.loading import report_load_error
             from servekit.logs import configure_logging
 
             configure_logging("json")
-            report_load_error(exc)
+            logging.getLogger("servekit").error("servekit: error: %s", exc.message)
         else:
             sys.stderr.write(f"servekit: error: {exc.message}\n")
         return 2

@@ -7,7 +7,7 @@ import time
 
 from servekit._version import __version__
 from servekit.core.dataplane import DataPlane
-from servekit.core.envelope import Release
+from servekit.core.release import Release
 from servekit.errors import ServekitError
 from servekit.logs import json_configured, log_fd, write_line
 from servekit.runtimes import make_runtime, parse_target

@@ -258,7 +258,8 @@ def test_with_tokens_the_page_sends_the_one_typed(serve: Any, project: Path, bro
 def test_a_missing_example_file_stops_start_up(project: Path) -> None:
     done = run_cli(["serve", f"{project}/model.py:predict", "--example-request", "nope.json"])
     assert done.returncode == 2
-    assert done.stderr == (
+    (line,) = done.stderr.splitlines()  # one line: a JSON record (the default format)
+    assert json.loads(line)["message"] == (
         "servekit: error: SERVEKIT_EXAMPLE_REQUEST 'nope.json' cannot be read: "
-        "No such file or directory\n"
+        "No such file or directory"
     )

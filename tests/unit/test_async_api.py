@@ -15,16 +15,16 @@ from prometheus_client import CollectorRegistry
 
 from servekit import errors
 from servekit.core.dataplane import DataPlane
-from servekit.core.envelope import Release
+from servekit.core.release import Release
 from servekit.core.runner import call_now
 from servekit.http import ServerState, create_app
 from servekit.jobs import JobPolicy
 from servekit.jobs.config import job_policy
 from servekit.jobs.memory import MemoryStore
-from servekit.jobs.metrics import JobMetrics
 from servekit.jobs.runner import JobRunner
 from servekit.jobs.service import AsyncPredictions, caller_identity, public_status, render
 from servekit.jobs.worker import Worker
+from servekit.metrics.jobs import JobMetrics
 from servekit.runtimes.function import FunctionRuntime
 from servekit.serving.deadline import Deadline
 from servekit.settings import Settings

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from servekit.auth import Authenticator, FileTokens, StaticTokens, build_authenticator
 from servekit.errors import ConfigError
 from servekit.http import ServerState, create_app
+from servekit.http.auth import Authenticator, FileTokens, StaticTokens, build_authenticator
 from servekit.loading import load_dataplane
 from servekit.settings import Settings
 from tests.conftest import write_project

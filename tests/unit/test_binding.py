@@ -9,9 +9,10 @@ import pytest
 
 from servekit.core.binding import Binder, BoundCall, Call
 from servekit.core.dataplane import DataPlane
-from servekit.core.envelope import Release
+from servekit.core.release import Release
 from servekit.core.signature import Signature
 from servekit.errors import BadRequest, InvalidArguments, ModelError
+from servekit.protocols.domino import DominoCodec
 from servekit.runtimes.function import FunctionRuntime
 
 
@@ -395,10 +396,10 @@ def test_deeply_nested_recursive_types_are_a_400_not_a_crash() -> None:
 
     plane = DataPlane(FunctionRuntime(predict), Release("0", "m", "1"))
     shallow = b'{"data": {"t": ' + orjson.dumps(grow(20)) + b"}}"
-    assert orjson.loads(plane.predict(shallow, "r").body)["result"] == 1
+    assert orjson.loads(DominoCodec(plane).predict(shallow, "r").body)["result"] == 1
     deep = b'{"data": {"t": ' + b'{"kids": [' * 450 + b"{}" + b"]}" * 450 + b"}}"
     with pytest.raises(BadRequest, match="nested too deeply"):
-        plane.predict(deep, "r")
+        DominoCodec(plane).predict(deep, "r")
 
 
 @dataclasses.dataclass
@@ -427,4 +428,4 @@ def test_sys_exit_in_user_code_is_a_model_error(raised: BaseException) -> None:
 
     plane = DataPlane(FunctionRuntime(predict), Release("0", "m", "1"))
     with pytest.raises(ModelError, match=type(raised).__name__):
-        plane.predict(b'{"data": {}}', "r")
+        DominoCodec(plane).predict(b'{"data": {}}', "r")

@@ -18,10 +18,11 @@ from servekit.core import jsonbody
 from servekit.core.binding import Binder
 from servekit.core.dataplane import Answer, DataPlane
 from servekit.core.encoding import encode
-from servekit.core.envelope import Release, parse_request
 from servekit.core.paths import Where, render, report
+from servekit.core.release import Release
 from servekit.core.signature import Param, Signature
 from servekit.errors import BadJson, Problem, ServekitError
+from servekit.protocols.domino import DominoCodec, parse_request
 from servekit.runtimes.function import FunctionRuntime
 
 EXAMPLES = 200
@@ -150,7 +151,7 @@ class EchoRuntime(FunctionRuntime):
         return {"args": list(args), "kwargs": kwargs}
 
 
-PLANE = DataPlane(EchoRuntime(echo), Release("test", "echo", "1"))
+PLANE = DominoCodec(DataPlane(EchoRuntime(echo), Release("test", "echo", "1")))
 
 JSON_SCALARS = st.none() | st.booleans() | INT64 | FLOATS | st.text(max_size=20)
 JSON_VALUES = st.recursive(

@@ -25,6 +25,7 @@ from servekit.core.examples import example_request, example_value
 from servekit.core.schema import SchemaBuilder, signature_schema
 from servekit.core.signature import EMPTY, Param, ParamKind, Signature
 from servekit.loading import load_dataplane
+from servekit.protocols.domino import DominoCodec
 from servekit.settings import Settings
 from tests.conftest import EXAMPLES
 
@@ -224,7 +225,7 @@ def test_the_range_example_is_a_request_with_an_answer() -> None:
     plane = load_dataplane(Settings(target=f"{EXAMPLES}/range/model.py:predict"))
     example = example_request(signature_schema(plane.binder.signature))
     assert example == {"data": {"start": 1, "stop": 2, "step": 1}}
-    answer = orjson.loads(plane.predict(orjson.dumps(example), "rid").body)
+    answer = orjson.loads(DominoCodec(plane).predict(orjson.dumps(example), "rid").body)
     assert answer["result"]["values"], answer
 
 

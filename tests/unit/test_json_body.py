@@ -15,10 +15,11 @@ from numpy.typing import NDArray
 
 from servekit.core import jsonbody
 from servekit.core.dataplane import DataPlane
-from servekit.core.envelope import Release, parse_request
+from servekit.core.release import Release
 from servekit.errors import BadJson, BadRequest, InvalidArguments
 from servekit.http import ServerState, create_app
 from servekit.loading import load_dataplane
+from servekit.protocols.domino import DominoCodec, parse_request
 from servekit.runtimes.function import FunctionRuntime
 from servekit.settings import Settings
 from tests.conftest import write_project
@@ -114,7 +115,7 @@ def predict(fn: Any, value: bytes) -> Any:
 
     record.__annotations__ = fn.__annotations__
     plane = DataPlane(FunctionRuntime(record), Release("0", "m", "1"))
-    plane.predict(b'{"data": {"x": ' + value + b"}}", "rid")
+    DominoCodec(plane).predict(b'{"data": {"x": ' + value + b"}}", "rid")
     return seen[0]
 
 
@@ -177,7 +178,9 @@ def test_large_floats_stay_floats(text: bytes) -> None:
 
 def test_a_wide_integer_is_echoed_exactly() -> None:
     plane = DataPlane(FunctionRuntime(untyped), Release("0", "m", "1"))
-    answer = plane.predict(b'{"data": {"x": [123456789012345678901234567890, 1e20]}}', "rid")
+    answer = DominoCodec(plane).predict(
+        b'{"data": {"x": [123456789012345678901234567890, 1e20]}}', "rid"
+    )
     assert b'"result":[123456789012345678901234567890,1e+20]' in answer.body
 
 

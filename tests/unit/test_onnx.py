@@ -11,6 +11,7 @@ from onnx import TensorProto
 
 from servekit.errors import InvalidArguments, LoadError
 from servekit.loading import load_dataplane
+from servekit.protocols.domino import DominoCodec
 from servekit.runtimes.onnx import choose_providers
 from servekit.settings import Settings
 from tests.onnx_models import adder, classifier, identity, logistic
@@ -21,7 +22,7 @@ def plane(path: Path, **settings: Any):  # type: ignore[no-untyped-def]
 
 
 def result(dataplane: Any, document: dict[str, Any]) -> Any:
-    return orjson.loads(dataplane.predict(orjson.dumps(document), "r").body)["result"]
+    return orjson.loads(DominoCodec(dataplane).predict(orjson.dumps(document), "r").body)["result"]
 
 
 def test_multi_input_multi_output_with_a_dynamic_batch(tmp_path: Path) -> None:
@@ -69,7 +70,7 @@ def test_bad_inputs_name_the_input_and_what_it_expects(
 ) -> None:
     served = plane(adder(tmp_path / "adder.onnx"))
     with pytest.raises(InvalidArguments) as caught:
-        served.predict(orjson.dumps({"data": {"a": value, "b": [[0, 0, 0]]}}), "r")
+        DominoCodec(served).predict(orjson.dumps({"data": {"a": value, "b": [[0, 0, 0]]}}), "r")
     [problem] = caught.value.problems
     assert (problem.path, problem.expected, problem.got) == (
         "data.a",
@@ -81,7 +82,7 @@ def test_bad_inputs_name_the_input_and_what_it_expects(
 def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
     served = plane(adder(tmp_path / "adder.onnx"))
     with pytest.raises(InvalidArguments) as caught:
-        served.predict(b'{"data": {"a": [[1, 2, 3]], "c": 1}}', "r")
+        DominoCodec(served).predict(b'{"data": {"a": [[1, 2, 3]], "c": 1}}', "r")
     assert sorted(p.path for p in caught.value.problems) == ["data.b", "data.c"]
 
 
@@ -127,6 +128,6 @@ def test_inputs_that_disagree_on_a_named_dimension_are_422(tmp_path: Path) -> No
     plane = load_dataplane(Settings(target=str(adder(tmp_path / "adder.onnx"))))
     body = {"data": {"a": [[1, 2, 3], [4, 5, 6]], "b": [[1, 2, 3]]}}
     with pytest.raises(InvalidArguments) as caught:
-        plane.predict(orjson.dumps(body), "r")
+        DominoCodec(plane).predict(orjson.dumps(body), "r")
     assert caught.value.details[0]["path"] == "b"
     assert "dimension batch (axis 0) of 2, as in a" in caught.value.message

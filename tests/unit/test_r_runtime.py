@@ -13,6 +13,7 @@ import pytest
 from servekit.core.dataplane import DataPlane
 from servekit.errors import InvalidArguments, LoadError, ModelError, Timeout
 from servekit.loading import load_dataplane
+from servekit.protocols.domino import DominoCodec
 from servekit.settings import Settings
 from tests.conftest import write_project
 
@@ -62,7 +63,7 @@ def r_plane(tmp_path: Path) -> Iterator[Any]:
 
 
 def call(plane: DataPlane, document: Any) -> Any:
-    return orjson.loads(plane.predict(orjson.dumps(document), "r").body)["result"]
+    return orjson.loads(DominoCodec(plane).predict(orjson.dumps(document), "r").body)["result"]
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_positional_defaults_and_dots(r_plane: Any) -> None:
     assert call(plane, {"data": {"x": 1}})["y"] == 2
     assert call(plane, {"data": {"x": 1, "z": "extra"}})["extra"] == {"z": "extra"}
     with pytest.raises(InvalidArguments) as caught:
-        plane.predict(b'{"data": {"y": 1}}', "r")
+        DominoCodec(plane).predict(b'{"data": {"y": 1}}', "r")
     assert caught.value.problems[0].path == "data.x"
 
 
@@ -133,20 +134,20 @@ def test_r_to_json_shapes(r_plane: Any) -> None:
 
 def test_simplify_makes_vectors(r_plane: Any) -> None:
     with pytest.raises(ModelError, match="invalid 'type' \\(list\\)"):
-        r_plane("total").predict(b'{"data": {"x": [1, 2, 3]}}', "r")
+        DominoCodec(r_plane("total")).predict(b'{"data": {"x": [1, 2, 3]}}', "r")
     assert call(r_plane("total", r_simplify=True), {"data": {"x": [1, 2, 3]}}) == 6
 
 
 def test_errors_crashes_and_hangs_cost_one_request(r_plane: Any) -> None:
     plane = r_plane(timeout=2)
     with pytest.raises(ModelError, match="R error: no good: stop"):
-        plane.predict(b'{"data": {"x": "stop"}}', "r")
+        DominoCodec(plane).predict(b'{"data": {"x": "stop"}}', "r")
     first_pid = plane.runtime.details()["r_pid"]
     with pytest.raises(ModelError, match="R worker exited \\(status 4\\)"):
-        plane.predict(b'{"data": {"x": "quit"}}', "r")
+        DominoCodec(plane).predict(b'{"data": {"x": "quit"}}', "r")
     assert call(plane, {"data": {"x": 1}})["x"] == 1
     with pytest.raises(Timeout):
-        plane.predict(b'{"data": {"x": "sleep"}}', "r")
+        DominoCodec(plane).predict(b'{"data": {"x": "sleep"}}', "r")
     assert call(plane, {"data": {"x": 2}})["x"] == 2
     assert plane.runtime.details()["r_pid"] != first_pid
 

@@ -11,8 +11,9 @@ import orjson
 import pytest
 
 from servekit.core.dataplane import DataPlane
-from servekit.core.envelope import Release
-from servekit.openapi import build_document
+from servekit.core.release import Release
+from servekit.http.openapi.document import build_document
+from servekit.protocols.domino import DominoCodec
 from servekit.runtimes.function import FunctionRuntime
 from servekit.settings import Settings
 
@@ -36,7 +37,7 @@ def answer(model_seconds: float, total_seconds: float) -> dict[str, Any]:
     bound = start + (total_seconds - model_seconds) / 2
     clock = ticking(start, bound, bound + model_seconds, start + total_seconds)
     plane = DataPlane(FunctionRuntime(add), Release("0", "adder", "1"), clock=clock)
-    reply = plane.predict(b'{"data": {"a": 2}}', "rid")
+    reply = DominoCodec(plane).predict(b'{"data": {"a": 2}}', "rid")
     assert reply.model_seconds == pytest.approx(model_seconds)
     return dict(orjson.loads(reply.body))
 
@@ -73,5 +74,5 @@ def test_the_document_states_both_units() -> None:
     assert "nearest millisecond" in model_time["description"]
     assert timing["description"].startswith("milliseconds, with a fraction")
     # and a real answer fits the schema the document gives for it
-    body = orjson.loads(plane.predict(b'{"data": {"a": 2}}', "rid").body)
+    body = orjson.loads(DominoCodec(plane).predict(b'{"data": {"a": 2}}', "rid").body)
     jsonschema.Draft202012Validator(response).validate(body)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from servekit import errors
 from servekit.http import ServerState, create_app
 from servekit.loading import load_dataplane
-from servekit.seldon.hooks import unit_parameters
-from servekit.seldon.message import SeldonInput, decode, respond, seldon_error
+from servekit.protocols.seldon.hooks import unit_parameters
+from servekit.protocols.seldon.message import SeldonInput, decode, respond, seldon_error
 from servekit.settings import Settings
 from tests.conftest import write_project
 

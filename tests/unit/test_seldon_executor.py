@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from servekit.core.dataplane import DataPlane
-from servekit.core.envelope import Release
+from servekit.core.release import Release
+from servekit.protocols.seldon.codec import SeldonCodec
+from servekit.protocols.seldon.executor import Executor, Reply
 from servekit.runtimes.function import FunctionRuntime
-from servekit.seldon.executor import Executor, Reply
-from servekit.seldon.plane import SeldonPlane
 from tests.conftest import sized_model as model
 
 FAILED = {"code": 0, "info": "Prediction Failed", "status": "FAILURE"}
@@ -33,7 +33,7 @@ def executor_of(
     runtime.instance = instance  # what a class TARGET's runtime holds (Seldon's hooks)
     runtime.load()
     plane = DataPlane(runtime, Release("0", "m", "1"))
-    return Executor(SeldonPlane(plane), limit, lambda: new_puid)
+    return Executor(SeldonCodec(plane), limit, lambda: new_puid)
 
 
 def answer(executor: Executor, message: Any, header: str | None = None) -> tuple[Reply, Any]:

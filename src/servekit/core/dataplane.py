@@ -1,9 +1,11 @@
-"""The one data plane: parse -> bind -> call -> encode. I/O-free.
+"""The one data plane: bind -> call -> encode, for any protocol. I/O-free.
 
-Every transport (HTTP, the async worker, Seldon, AMQP) hands request bytes to
-:meth:`DataPlane.predict` and writes back what it returns, or maps the
-:class:`~servekit.errors.ServekitError` it raises through the one error envelope. So
-every door gets the same validation, the same errors and the same timings.
+A protocol's codec (:mod:`servekit.protocols`) decodes its request into a
+:class:`~servekit.core.binding.Call`, and the plane binds it to the model's signature,
+calls the model (its exceptions become one ModelError, logged) and encodes what the
+codec builds from the result. So every door (HTTP, the async worker, Seldon, AMQP) gets
+the same validation, the same errors and the same timings, and none of it knows a
+protocol.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from servekit.core.binding import Binder, BoundCall
+from servekit.core.binding import Binder, BoundCall, Call
 from servekit.core.encoding import EncodeError, encode
-from servekit.core.envelope import Release, parse_request
+from servekit.core.release import Release
+from servekit.core.runtime import Runtime
 from servekit.errors import BadRequest, DeadlineExpired, ModelError, ServekitError
-from servekit.runtimes.base import Runtime
 
 __all__ = ["Answer", "DataPlane"]
 
@@ -48,12 +50,11 @@ class DataPlane:
         """Seconds ``runtime.load()`` took (reported as a metric)."""
         self.release = release
         self.binder = Binder(runtime.signature())
-        self._release = release.to_dict()
-        self._clock = clock
+        self.clock = clock
+        """The clock of every timing (seconds; a fake one in tests)."""
 
-    def bind(self, body: bytes) -> BoundCall:
-        """Decode and bind a request body; raises BadJson, BadRequest or InvalidArguments."""
-        call = parse_request(body)
+    def bind(self, call: Call) -> BoundCall:
+        """Bind a decoded request to the signature; raises BadRequest or InvalidArguments."""
         try:
             return self.binder.bind(call)
         except RecursionError:  # recursive types fed JSON nested deeper than Python allows
@@ -87,12 +88,12 @@ class DataPlane:
             )
             raise ModelError(_exception_text(exc)) from exc
 
-    def run(self, body: bytes, request_id: str) -> tuple[Any, float]:
+    def run(self, call: Call, request_id: str) -> tuple[Any, float]:
         """Bind and call: the model's raw result and the seconds the model took."""
-        bound = self.bind(body)
-        model_started = self._clock()
+        bound = self.bind(call)
+        model_started = self.clock()
         result = self.call(bound, request_id)
-        return result, self._clock() - model_started
+        return result, self.clock() - model_started
 
     def encode_result(self, value: Any, request_id: str) -> bytes:
         """JSON bytes for a result; a result that cannot be encoded is a ModelError."""
@@ -101,19 +102,6 @@ class DataPlane:
         except EncodeError as exc:
             log.error("result could not be encoded: %s", exc, extra={"request_id": request_id})
             raise ModelError(f"the model's result could not be encoded as JSON: {exc}") from exc
-
-    def predict(self, body: bytes, request_id: str) -> Answer:
-        """The whole path for one request body; returns the success envelope's bytes."""
-        started = self._clock()
-        result, model_seconds = self.run(body, request_id)
-        envelope = {
-            "result": result,
-            "request_id": request_id,
-            "model_time_in_ms": int(model_seconds * 1000 + 0.5),
-            "timing": (self._clock() - started) * 1000,
-            "release": self._release,
-        }
-        return Answer(self.encode_result(envelope, request_id), model_seconds)
 
 
 def _exception_text(exc: BaseException) -> str:

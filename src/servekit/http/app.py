@@ -20,11 +20,12 @@ from werkzeug.routing import RoutingException
 
 from servekit import errors, metrics
 from servekit._version import __version__
-from servekit.auth import build_authenticator
 from servekit.core.runner import Runner, call_now
-from servekit.http import async_routes, openapi_routes, seldon_routes, tester
+from servekit.http import async_routes, seldon_routes, tester
+from servekit.http.auth import build_authenticator
 from servekit.http.errors import error_response, to_servekit_error
 from servekit.http.front import front_error
+from servekit.http.openapi import routes as openapi_routes
 from servekit.http.predictions import (
     Gate,
     PredictionPath,
@@ -35,13 +36,13 @@ from servekit.http.predictions import (
 )
 from servekit.http.state import ServerState
 from servekit.jobs.config import job_store
-from servekit.jobs.metrics import JobMetrics, QueueDepth
 from servekit.jobs.service import AsyncPredictions
 from servekit.logs import AccessLog, request_id_var
-from servekit.seldon.plane import SeldonPlane
-from servekit.seldon_metrics import UserMetrics
+from servekit.metrics.jobs import JobMetrics, QueueDepth
+from servekit.metrics.seldon import UserMetrics
+from servekit.metrics.server import ServerMetrics, exposition
+from servekit.protocols.seldon.codec import SeldonCodec
 from servekit.settings import Settings
-from servekit.telemetry import ServerMetrics, exposition
 
 __all__ = ["create_app"]
 
@@ -122,7 +123,7 @@ def create_app(
         for rule in rules:
             app.add_url_rule(rule, rule, view, methods=[method])
     async_routes.register(app, jobs)
-    seldon = SeldonPlane(state.dataplane) if state.dataplane is not None else None
+    seldon = SeldonCodec(state.dataplane) if state.dataplane is not None else None
     seldon_routes.register(app, seldon, UserMetrics(server_registry), telemetry, run)
     openapi_routes.register(app, settings, state)
     tester.register(app, settings, state)

@@ -6,7 +6,7 @@ from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from servekit import errors
-from servekit.core.envelope import encode_error
+from servekit.protocols.domino import encode_error
 
 __all__ = ["error_response", "to_servekit_error"]
 

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from servekit import errors
-from servekit.auth import Authenticator
-from servekit.core.envelope import encode_error
 from servekit.core.runner import Runner
+from servekit.http.auth import Authenticator
 from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_BYTES
 from servekit.http.state import ServerState
 from servekit.logs import AccessLog, request_id_var
-from servekit.telemetry import ServerMetrics
+from servekit.metrics.server import ServerMetrics
+from servekit.protocols.domino import DominoCodec, encode_error
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -130,6 +130,7 @@ class Predictions:
     telemetry: ServerMetrics
     max_body_bytes: int
     run: Runner
+    _codec: DominoCodec | None = None
 
     def answer(self, environ: dict[str, Any], request_id: str) -> bytes:
         """Check readiness, content type and length; run the data plane under the deadline."""
@@ -147,7 +148,10 @@ class Predictions:
                 f"{self.max_body_bytes} bytes (SERVEKIT_MAX_BODY_BYTES)"
             )
         body = read_body(environ, length)
-        answer = self.run(lambda: plane.predict(body, request_id))
+        codec = self._codec
+        if codec is None or codec.plane is not plane:
+            codec = self._codec = DominoCodec(plane)
+        answer = self.run(lambda: codec.predict(body, request_id))
         self.telemetry.model_seconds.observe(answer.model_seconds)
         return answer.body
 

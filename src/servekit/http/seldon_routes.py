@@ -1,5 +1,5 @@
 """Seldon Core v1's REST routes on the same server. Thin: the logic is
-:class:`~servekit.seldon.plane.SeldonPlane`; errors are answered in Seldon's envelope by
+:class:`~servekit.protocols.seldon.codec.SeldonCodec`; errors are answered in Seldon's envelope by
 the app's one handler (:func:`error_response`), with the same codes counted.
 
 Predictions at ``POST /api/v1.0/predictions``, ``/api/v0.1/predictions`` and
@@ -20,11 +20,11 @@ from flask import Flask, Response, g, request
 
 from servekit import errors
 from servekit.core.runner import Runner
-from servekit.openapi_parts import SCHEMAS
-from servekit.seldon.message import seldon_error
-from servekit.seldon.plane import SeldonAnswer, SeldonPlane
-from servekit.seldon_metrics import UserMetrics
-from servekit.telemetry import ServerMetrics
+from servekit.http.openapi.parts import SCHEMAS
+from servekit.metrics.seldon import UserMetrics
+from servekit.metrics.server import ServerMetrics
+from servekit.protocols.seldon.codec import SeldonAnswer, SeldonCodec
+from servekit.protocols.seldon.message import seldon_error
 
 __all__ = ["PROTECTED", "SELDON_ROUTES", "error_response", "register"]
 
@@ -63,7 +63,7 @@ def _message() -> Any:
 
 def register(
     app: Flask,
-    seldon: SeldonPlane | None,
+    seldon: SeldonCodec | None,
     metrics: UserMetrics,
     telemetry: ServerMetrics,
     run: Runner,
@@ -72,7 +72,7 @@ def register(
     Predictions, feedback and a class's ``health_status()`` run under ``run`` (the request
     deadline), as on ``/model``, and their time counts as model time."""
 
-    def plane() -> SeldonPlane:
+    def plane() -> SeldonCodec:
         if seldon is None:
             raise errors.NotReady("not ready: the model is not loaded yet")
         return seldon

@@ -23,12 +23,13 @@ from flask import Flask, Response, request
 
 from servekit import errors
 from servekit._version import __version__
-from servekit.auth import build_authenticator
 from servekit.core.dataplane import DataPlane
 from servekit.core.docstrings import parameter_docs, summary
 from servekit.core.examples import example_request
 from servekit.core.schema import signature_schema
+from servekit.http.auth import build_authenticator
 from servekit.http.state import ServerState
+from servekit.protocols.domino import DominoCodec
 from servekit.settings import Settings, env_name
 
 __all__ = ["STATIC_PREFIX", "register"]
@@ -206,7 +207,7 @@ def _example_file(path: str) -> Any:
 def _check_example(plane: DataPlane, example: Any) -> None:
     """Warn (once per process) when the shipped example does not fit the signature."""
     try:
-        plane.bind(orjson.dumps(example))
+        DominoCodec(plane).bind(orjson.dumps(example))
     except errors.ServekitError as exc:
         log.warning(
             "%s does not fit the model's signature: %s", env_name("example_request"), exc.message

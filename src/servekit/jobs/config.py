@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servekit.core.envelope import Release
+from servekit.core.release import Release
 from servekit.jobs.model import JobPolicy
 from servekit.jobs.store import JobStore, open_store
 from servekit.settings import Settings

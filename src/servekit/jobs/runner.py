@@ -12,6 +12,7 @@ from servekit.core.dataplane import DataPlane
 from servekit.core.runner import Runner
 from servekit.jobs.model import Lease
 from servekit.jobs.store import JobStore
+from servekit.protocols.domino import DominoCodec
 
 __all__ = ["Heartbeat", "JobRunner", "Outcome"]
 
@@ -40,11 +41,14 @@ class JobRunner:
     max_result_bytes: int
     run_call: Runner
 
+    def __post_init__(self) -> None:
+        self.codec = DominoCodec(self.plane)  # a job's payload is a Domino request body
+
     def run(self, lease: Lease) -> Outcome:
         """One attempt; never raises for the model's or the request's errors."""
         prefix = f"attempt {lease.attempt}"
         try:
-            result, _ = self.run_call(lambda: self.plane.run(lease.payload, lease.job_id))
+            result, _ = self.run_call(lambda: self.codec.run(lease.payload, lease.job_id))
             body = self.plane.encode_result(result, lease.job_id)
         except errors.ServekitError as exc:
             # A server-side failure (the model, a timeout) may pass on another try; a

@@ -23,9 +23,10 @@ import orjson
 
 from servekit import errors
 from servekit.core.dataplane import DataPlane
-from servekit.jobs.metrics import JobMetrics
 from servekit.jobs.model import RUNNING, SUCCEEDED, Job
 from servekit.jobs.store import JobStore
+from servekit.metrics.jobs import JobMetrics
+from servekit.protocols.domino import DominoCodec
 
 __all__ = ["AsyncPredictions", "caller_identity", "public_status"]
 
@@ -64,6 +65,9 @@ class AsyncPredictions:
     max_body_bytes: int
     metrics: JobMetrics
 
+    def __post_init__(self) -> None:
+        self.codec = DominoCodec(self.plane)  # jobs hold Domino request bodies
+
     def check_length(self, length: int) -> None:
         """PayloadTooLarge for a body over the asynchronous limit (before reading it)."""
         if length > self.max_body_bytes:
@@ -85,7 +89,7 @@ class AsyncPredictions:
                 "the Idempotency-Key header must be 1 to 255 printable ASCII characters "
                 "without spaces"
             )
-        self.plane.bind(body)  # 400 / 422 now, with every problem and its path
+        self.codec.bind(body)  # 400 / 422 now, with every problem and its path
         submitted = self.store.submit(body, idempotency_key, caller)
         if submitted.created:
             self.metrics.submitted.inc()

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from servekit.jobs.metrics import JobMetrics
 from servekit.jobs.model import Lease
 from servekit.jobs.runner import Heartbeat, JobRunner, Outcome
 from servekit.jobs.store import JobStore
+from servekit.metrics.jobs import JobMetrics
 
 __all__ = ["Worker", "stop_on_signals"]
 

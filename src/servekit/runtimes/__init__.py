@@ -1,7 +1,7 @@
 """Runtimes: the kinds of model servekit can serve, behind one small seam.
 
 :func:`make_runtime` picks the runtime from the TARGET; every runtime implements
-:class:`~servekit.runtimes.base.Runtime`.
+:class:`~servekit.core.runtime.Runtime`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from servekit.core.runtime import Runtime
 from servekit.errors import LoadError
-from servekit.runtimes.base import Runtime
 from servekit.runtimes.target import Target, parse_target
 from servekit.settings import Settings
 
@@ -21,8 +21,8 @@ __all__ = ["Runtime", "Target", "check_target", "make_runtime", "parse_target"]
 def make_runtime(target: Target, project_dir: Path, settings: Settings | None = None) -> Runtime:
     """The (not yet loaded) runtime for ``target``."""
     if target.runtime == "python":
+        from servekit.protocols.seldon.hooks import unit_parameters
         from servekit.runtimes.python import PythonRuntime
-        from servekit.seldon.hooks import unit_parameters
 
         chosen = settings if settings is not None else Settings()
         return PythonRuntime(target, project_dir, unit_parameters(chosen.unit_parameters))

@@ -1,7 +1,7 @@
 """A runtime over a Python callable already in memory: no TARGET, no loading.
 
 For embedding servekit's data plane in other code, and the smallest implementation of
-the :class:`~servekit.runtimes.base.Runtime` seam (tests and benchmarks use it).
+the :class:`~servekit.core.runtime.Runtime` seam (tests and benchmarks use it).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Run it with Seldon Core's microservice, in an environment that has seldon-core::
 
 The TARGET may also be given as a Seldon parameter named ``target``. Each of the
 wrapper's worker processes loads the model once (Seldon calls :meth:`load` after fork),
-and every request goes through servekit's :class:`~servekit.seldon.plane.SeldonPlane`:
+and every request goes through servekit's :class:`~servekit.protocols.seldon.codec.SeldonCodec`:
 the same mapping, validation and answers as servekit's own Seldon routes. This module
 imports only servekit's I/O-free core (no Flask, uWSGI or prometheus_client), so it runs
 beside seldon-core's old pins: ``pip install --no-deps servekit orjson``.
@@ -25,8 +25,8 @@ import orjson
 
 from servekit.errors import ServekitError
 from servekit.loading import load_dataplane
-from servekit.seldon.message import seldon_error
-from servekit.seldon.plane import SeldonPlane
+from servekit.protocols.seldon.codec import SeldonCodec
+from servekit.protocols.seldon.message import seldon_error
 from servekit.settings import Settings
 
 __all__ = ["ServekitComponent"]
@@ -45,14 +45,14 @@ class ServekitComponent:
             unit_parameters=json.dumps([_parameter(k, v) for k, v in parameters.items()]),
         )
         self.settings = settings
-        self._plane: SeldonPlane | None = None
+        self._plane: SeldonCodec | None = None
 
     def load(self) -> None:
         """Load the TARGET once in this process (Seldon calls this after fork)."""
         if self._plane is None:
-            self._plane = SeldonPlane(load_dataplane(self.settings))
+            self._plane = SeldonCodec(load_dataplane(self.settings))
 
-    def _seldon(self) -> SeldonPlane:
+    def _seldon(self) -> SeldonCodec:
         self.load()
         assert self._plane is not None
         return self._plane

@@ -3,13 +3,14 @@ Domino's Seldon executor serves them (``servekit worker TARGET --amqp URL --inpu
 Q --output-queue R``).
 
 Each consumer process loads the model once and takes one message at a time
-(``prefetch_count=1``, manual acknowledgement). The reply (:mod:`servekit.seldon.executor`)
-is published persistent to the output queue with publisher confirms, and only once the
-broker has confirmed it is the request acknowledged. So delivery is at least once: a
-consumer that dies (SIGKILL, a crash, a lost connection) before its ack loses nothing,
-as RabbitMQ gives the message to another consumer, but a consumer that dies between the
-publish and the ack leaves a second reply for that puid. SIGTERM lets the message in hand
-finish (replied and acknowledged), then the consumer cancels, closes and exits 0.
+(``prefetch_count=1``, manual acknowledgement). The reply
+(:mod:`servekit.protocols.seldon.executor`) is published persistent to the output queue
+with publisher confirms, and only once the broker has confirmed it is the request
+acknowledged. So delivery is at least once: a consumer that dies (SIGKILL, a crash, a
+lost connection) before its ack loses nothing, as RabbitMQ gives the message to another
+consumer, but a consumer that dies between the publish and the ack leaves a second reply
+for that puid. SIGTERM lets the message in hand finish (replied and acknowledged), then
+the consumer cancels, closes and exits 0.
 
 The model runs in a thread of its own while this thread keeps serving the connection, so
 a long prediction does not miss the broker's heartbeats. A lost broker is reconnected with
@@ -34,9 +35,9 @@ import pika.exceptions
 
 from servekit.errors import ConfigError, ServekitError, Timeout
 from servekit.jobs.store import redact_url
-from servekit.jobs.supervisor import Role, Workload
-from servekit.seldon.executor import PUID_HEADER, Executor, Reply
+from servekit.protocols.seldon.executor import PUID_HEADER, Executor, Reply
 from servekit.serving.amqp_metrics import AmqpMetrics
+from servekit.serving.supervisor import Role, Workload
 from servekit.settings import Settings
 
 __all__ = ["AMQP_CONSUMERS", "EXIT_REPLACE_ME", "Consumer", "amqp_parameters", "amqp_workload"]
@@ -230,7 +231,7 @@ def amqp_workload(settings: Settings) -> Workload:
 
         from servekit.loading import EXIT_LOAD_FAILED, load_dataplane
         from servekit.logs import capture_prints
-        from servekit.seldon.plane import SeldonPlane
+        from servekit.protocols.seldon.codec import SeldonCodec
         from servekit.serving import loadfail
 
         capture_prints()
@@ -238,7 +239,7 @@ def amqp_workload(settings: Settings) -> Workload:
             logging.getLogger("pika").setLevel(logging.WARNING)
         try:
             plane = load_dataplane(settings)
-            executor = Executor(SeldonPlane(plane), settings.amqp_max_result_bytes)
+            executor = Executor(SeldonCodec(plane), settings.amqp_max_result_bytes)
         except ServekitError as exc:
             loadfail.report(exc, loadfail.start_folder(), loadfail.JOBS_MARKER)
             return EXIT_LOAD_FAILED

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from servekit.telemetry import LATENCY_BUCKETS
+from servekit.metrics.server import LATENCY_BUCKETS
 
 __all__ = ["OUTCOMES", "AmqpMetrics"]
 

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from servekit.core.envelope import encode_error
 from servekit.errors import BadRequest
+from servekit.protocols.domino import encode_error
 
 __all__ = ["ChunkedInput"]
 

@@ -35,11 +35,11 @@ from pathlib import Path
 import orjson
 
 from servekit import errors
-from servekit.core.envelope import encode_error
 from servekit.errors import ConfigError, ServekitError
 from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_LINE_BYTES
 from servekit.http.seldon_routes import SELDON_ROUTES
-from servekit.seldon.message import seldon_error
+from servekit.protocols.domino import encode_error
+from servekit.protocols.seldon.message import seldon_error
 from servekit.settings import Settings
 
 __all__ = [

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from servekit._proc import MULTIPROC_ENV, prepare_start_dir, private_dir
 from servekit.errors import ConfigError
-from servekit.jobs.supervisor import Child
+from servekit.serving.supervisor import Child
 from servekit.settings import Settings
 
 __all__ = ["PIDFILE", "check_store", "daemon_option", "metrics_folder", "metrics_server"]
@@ -104,8 +104,8 @@ def metrics_server(settings: Settings, queue_depth: bool = True) -> Child | None
         from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
         from servekit.jobs.config import job_store
-        from servekit.jobs.metrics import QueueDepth
         from servekit.loading import release_of
+        from servekit.metrics.jobs import QueueDepth
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

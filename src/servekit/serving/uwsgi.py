@@ -15,11 +15,11 @@ from typing import NoReturn, Union
 
 from servekit.errors import ConfigError
 from servekit.logs import share_stderr
+from servekit.metrics.server import MULTIPROC_ENV, prepare_start_dir
 from servekit.serving.front import NGINX_CONF, WORKER_SOCKET, prepare_nginx
 from servekit.serving.jobs import daemon_option
 from servekit.serving.uwsgi_log import LOGGER
 from servekit.settings import Settings
-from servekit.telemetry import MULTIPROC_ENV, prepare_start_dir
 
 __all__ = ["exec_uwsgi", "render_ini", "uwsgi_argv", "uwsgi_binary", "uwsgi_options"]
 

@@ -26,10 +26,10 @@ from flask import Flask  # noqa: E402
 
 from servekit._proc import MULTIPROC_ENV  # noqa: E402
 from servekit.errors import ServekitError  # noqa: E402
-from servekit.exits import say_goodbye  # noqa: E402
 from servekit.http import ServerState, create_app  # noqa: E402
 from servekit.loading import EXIT_LOAD_FAILED, load_dataplane  # noqa: E402
 from servekit.logs import capture_prints, configure_logging  # noqa: E402
+from servekit.metrics.exits import say_goodbye  # noqa: E402
 from servekit.serving import drain, loadfail  # noqa: E402
 from servekit.serving.chunked import ChunkedInput  # noqa: E402
 from servekit.serving.deadline import Deadline  # noqa: E402
@@ -77,7 +77,7 @@ def _replace_this_worker() -> None:
 
 
 def _goodbye(settings: Settings, state: ServerState) -> None:
-    """This worker's exit note (:mod:`servekit.exits`): why it ends."""
+    """This worker's exit note (:mod:`servekit.metrics.exits`): why it ends."""
     import uwsgi
 
     folder = os.environ.get(MULTIPROC_ENV)

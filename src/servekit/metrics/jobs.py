@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from servekit.jobs.store import JobStore
-from servekit.telemetry import LATENCY_BUCKETS
+from servekit.metrics.server import LATENCY_BUCKETS
 
 __all__ = ["JobMetrics", "QueueDepth"]
 

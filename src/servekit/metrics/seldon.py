@@ -15,7 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from servekit.telemetry import LATENCY_BUCKETS
+from servekit.metrics.server import LATENCY_BUCKETS
 
 __all__ = ["UserMetrics"]
 

@@ -1,4 +1,6 @@
-"""Domino's request and response envelopes, and servekit's one error envelope. I/O-free.
+"""Domino's protocol, servekit's own: its request and response envelopes, and the one
+error envelope. A codec over the protocol-neutral :class:`~servekit.core.dataplane.DataPlane`.
+I/O-free.
 
 Request: a JSON object with exactly one of ``data`` (an object: keyword arguments) or
 ``parameters`` (an array: positional; or an object: keyword). Other top-level keys are
@@ -6,40 +8,26 @@ ignored, as Domino's harness ignores them.
 
 Success: ``{"result", "request_id", "model_time_in_ms", "timing", "release"}``.
 Failure: ``{"error": {"code", "message", "details"}, "request_id"}``.
+
+Routes: ``POST /model`` and ``POST /models/<model_id>/<version>/model`` (and the async
+API, whose jobs hold Domino request bodies); see :mod:`servekit.http.routes`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from servekit.core import jsonbody
-from servekit.core.binding import Call
+from servekit.core.binding import BoundCall, Call
+from servekit.core.dataplane import Answer, DataPlane
 from servekit.core.paths import describe
 from servekit.errors import BadJson, BadRequest, ServekitError
 
-__all__ = ["Release", "encode_error", "parse_request"]
+__all__ = ["DominoCodec", "encode_error", "parse_request"]
 
 _EXAMPLE = 'send {"data": {"name": value, ...}} or {"parameters": [value, ...]}'
-
-
-@dataclass(frozen=True)
-class Release:
-    """What is serving: reported in every successful response's ``release``."""
-
-    harness_version: str
-    model_name: str
-    model_version: str
-
-    def to_dict(self) -> dict[str, str]:
-        """The JSON form of ``release``."""
-        return {
-            "harness_version": self.harness_version,
-            "model_name": self.model_name,
-            "model_version": self.model_version,
-        }
 
 
 def parse_request(body: bytes) -> Call:
@@ -83,3 +71,33 @@ def encode_error(error: ServekitError, request_id: str) -> bytes:
     """The error envelope as JSON bytes."""
     envelope: dict[str, Any] = error.to_envelope(request_id)
     return orjson.dumps(envelope, default=str)
+
+
+class DominoCodec:
+    """Domino's envelope over one data plane. Build once per process."""
+
+    def __init__(self, plane: DataPlane) -> None:
+        self.plane = plane
+        self._release = plane.release.to_dict()
+
+    def bind(self, body: bytes) -> BoundCall:
+        """Decode and bind a request body (validation only: the async API's intake)."""
+        return self.plane.bind(parse_request(body))
+
+    def run(self, body: bytes, request_id: str) -> tuple[Any, float]:
+        """The model's raw result for a request body and the seconds the model took."""
+        return self.plane.run(parse_request(body), request_id)
+
+    def predict(self, body: bytes, request_id: str) -> Answer:
+        """The whole path for one request body; returns the success envelope's bytes."""
+        clock = self.plane.clock
+        started = clock()
+        result, model_seconds = self.run(body, request_id)
+        envelope = {
+            "result": result,
+            "request_id": request_id,
+            "model_time_in_ms": int(model_seconds * 1000 + 0.5),
+            "timing": (clock() - started) * 1000,
+            "release": self._release,
+        }
+        return Answer(self.plane.encode_result(envelope, request_id), model_seconds)

@@ -29,7 +29,7 @@ from prometheus_client import (
 from prometheus_client.registry import Collector
 
 from servekit._proc import MULTIPROC_ENV, prepare_start_dir
-from servekit.exits import Lost, count_exits
+from servekit.metrics.exits import Lost, count_exits
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -186,7 +186,7 @@ def exposition(
 ) -> bytes:
     """The text exposition: all workers' files in multi-process mode, else ``registries``;
     with ``live`` collectors (read at scrape time, such as the queue depth) either way.
-    Processes found dead are counted through ``lost`` (:mod:`servekit.exits`)."""
+    Processes found dead are counted through ``lost`` (:mod:`servekit.metrics.exits`)."""
     current = CollectorRegistry()
     for collector in live:
         current.register(collector)

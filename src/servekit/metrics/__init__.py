@@ -22,7 +22,7 @@ from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from servekit.telemetry import LATENCY_BUCKETS
+from servekit.metrics.server import LATENCY_BUCKETS
 
 __all__ = ["counter", "created", "gauge", "histogram", "registry"]
 

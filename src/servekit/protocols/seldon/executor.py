@@ -28,7 +28,7 @@ import orjson
 
 from servekit import errors
 from servekit.core.paths import describe
-from servekit.seldon.plane import SeldonPlane
+from servekit.protocols.seldon.codec import SeldonCodec
 
 __all__ = ["PUID_HEADER", "Executor", "Reply"]
 
@@ -57,7 +57,7 @@ class Executor:
 
     def __init__(
         self,
-        seldon: SeldonPlane,
+        seldon: SeldonCodec,
         max_result_bytes: int,
         new_puid: Callable[[], str] = _new_puid,
     ) -> None:

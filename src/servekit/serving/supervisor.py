@@ -74,11 +74,11 @@ def job_worker(settings: Settings) -> Child:
         from prometheus_client import CollectorRegistry
 
         from servekit.jobs.config import job_store
-        from servekit.jobs.metrics import JobMetrics
         from servekit.jobs.runner import JobRunner
         from servekit.jobs.worker import Worker
         from servekit.loading import EXIT_LOAD_FAILED, load_dataplane
         from servekit.logs import capture_prints
+        from servekit.metrics.jobs import JobMetrics
         from servekit.serving import loadfail
         from servekit.serving.deadline import Deadline
 

@@ -1,5 +1,5 @@
 """``GET /openapi.json``: the OpenAPI 3.1 description of this server, built once at load
-(:mod:`servekit.openapi`)."""
+(:mod:`servekit.http.openapi.document`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ __all__ = ["register"]
 
 def register(app: Flask, settings: Settings, state: ServerState) -> None:
     """Add ``GET /openapi.json`` to ``app``."""
-    from servekit.openapi import build_document
+    from servekit.http.openapi.document import build_document
 
     document = orjson.dumps(build_document(settings, state.dataplane))
 

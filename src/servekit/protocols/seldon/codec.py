@@ -7,7 +7,7 @@ Two kinds of model are served the same way:
   converted by its type hints), with ``names`` passed to a parameter called ``names``,
   ``features_names`` or ``feature_names``; ``strData`` and ``binData`` are its first
   argument too;
-- a **Seldon-style class** (:class:`~servekit.seldon.hooks.SeldonHooks`): ``predict(X,
+- a **Seldon-style class** (:class:`~servekit.protocols.seldon.hooks.SeldonHooks`): ``predict(X,
   features_names[, meta=])`` with ``X`` a numpy array (or the JSON value, str or bytes),
   or ``predict_raw(message)``; its ``tags()`` and ``metrics()`` go into the response's
   ``meta``, as Seldon's wrapper puts them.
@@ -25,8 +25,8 @@ from typing import Any
 from servekit import errors
 from servekit.core.binding import BoundCall, Call
 from servekit.core.dataplane import DataPlane
-from servekit.seldon.hooks import SeldonHooks, is_metric
-from servekit.seldon.message import (
+from servekit.protocols.seldon.hooks import SeldonHooks, is_metric
+from servekit.protocols.seldon.message import (
     SeldonInput,
     as_lists,
     check_meta,
@@ -35,7 +35,7 @@ from servekit.seldon.message import (
     respond,
 )
 
-__all__ = ["SeldonAnswer", "SeldonPlane"]
+__all__ = ["SeldonAnswer", "SeldonCodec"]
 
 _NAMES = ("names", "features_names", "feature_names")
 _FEEDBACK_FIELDS = frozenset({"request", "response", "reward", "truth"})
@@ -50,7 +50,7 @@ class SeldonAnswer:
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
-class SeldonPlane:
+class SeldonCodec:
     """Serves ``plane``'s model to Seldon clients. Build once per process."""
 
     def __init__(self, plane: DataPlane) -> None:

@@ -1,5 +1,5 @@
 """Pieces of servekit's OpenAPI document: operations, error answers and shared schemas.
-I/O-free; assembled by :func:`servekit.openapi.build_document`."""
+I/O-free; assembled by :func:`servekit.http.openapi.document.build_document`."""
 
 from __future__ import annotations
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from servekit import openapi_parts as parts
 from servekit._version import __version__
-from servekit.auth import build_authenticator
 from servekit.core.dataplane import DataPlane
 from servekit.core.docstrings import parameter_docs, summary
 from servekit.core.schema import SchemaBuilder, signature_schema
 from servekit.core.signature import ParamKind, Signature
+from servekit.http.auth import build_authenticator
+from servekit.http.openapi import parts
 from servekit.settings import Settings
 
 __all__ = ["build_document"]

@@ -34,7 +34,7 @@ __all__ = [
     "parse_token_lines",
 ]
 
-log = logging.getLogger("servekit.auth")
+log = logging.getLogger("servekit.http.auth")
 
 
 class TokenSource(Protocol):

@@ -1,0 +1,1 @@
+"""Protocol codecs over the one data plane."""
