@@ -132,13 +132,19 @@ def make_debian(folder: Path, env: dict[str, str]) -> None:
         env,
         timeout=600,
     )
+    import_rootfs(rootfs, DEBIAN, env)
+
+
+def import_rootfs(rootfs: Path, ref: str, env: dict[str, str]) -> None:
+    """Import a root filesystem made with debootstrap as the image ``ref``, without the
+    packages apt downloaded and its package lists (as Debian's images are), then remove it."""
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for path in (rootfs / junk).glob("*"):
             if path.is_file():
                 path.unlink()
     with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
         imported = subprocess.run(
-            ["podman", "import", "-", DEBIAN], stdin=tar.stdout, env=env, capture_output=True
+            ["podman", "import", "-", ref], stdin=tar.stdout, env=env, capture_output=True
         )
     if imported.returncode != 0:
         pytest.fail(f"podman import failed: {imported.stderr.decode()[-2000:]}", pytrace=False)
