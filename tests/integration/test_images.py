@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from servekit._version import __version__
+from servekit.images.plan import CONSTRAINTS
+from servekit.images.project import MARKER
 from tests.conftest import http, post_json, write_project
 from tests.containers import (
     CERTS,
@@ -61,6 +63,18 @@ def test_the_cpu_image_is_labelled_non_root_and_checks_its_health(env: dict[str,
         found = sh(podman("run", "--rm", "--entrypoint", "sh", image(flavour), "-c", probe), env)
         assert found.stdout.strip() == "", f"build tools left in {flavour}: {found.stdout}"
         assert inspect(image(flavour), env)["Config"]["User"] == "10001:10001"
+    # Its user, made with groupadd and useradd (from passwd, which the cpu Dockerfile
+    # installs when a base lacks it; bookworm's minbase has it: apt needs adduser).
+    user = sh(podman("run", "--rm", "--entrypoint", "getent", image("cpu"), "passwd", "10001"), env)
+    assert user.stdout.startswith("servekit:x:10001:10001:")
+
+
+def _constraints(flavour: str, env: dict[str, str]) -> dict[str, str]:
+    """The base image's pins: {normalised name: version}."""
+    text = sh(podman("run", "--rm", "--entrypoint", "cat", image(flavour), CONSTRAINTS), env)
+    lines = [line for line in text.stdout.splitlines() if not line.startswith("#")]
+    pairs = [line.split("==") for line in lines]
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pairs}
 
 
 def test_a_three_line_dockerfile_serves_the_model_as_non_root(
@@ -146,10 +160,23 @@ def test_servekit_build_turns_a_project_folder_into_a_running_image(
     (project / "model.py").chmod(0o600)  # only its owner reads it here; the image's user must too
     built.append("servekit-test/idna-model:2")
     cli = [*BUILD, str(project), "--target", "model.py:predict"]
+    # The base's pins: a requirement cannot replace servekit (or uWSGI, numpy...).
+    pins = _constraints("cpu", env)
+    assert pins["servekit"] == __version__
+    assert {"uwsgi", "numpy", "flask"} <= set(pins)
+    (project / "requirements.txt").write_text("idna\nservekit==0.0.1\n")
+    refused = sh([*cli, "--tag", built[0], "--quiet", f"--engine-arg={CERTS}"], env, check=False)
+    assert refused.returncode != 0
+    assert f"The user requested (constraint) servekit=={__version__}" in refused.stderr
+    # (the RUN line quotes the message too: this is the echo's own line)
+    assert re.search(r"^servekit: pip failed \(see above\)\. If it", refused.stderr, re.M)
+    (project / "requirements.txt").write_text("idna\n")
+    # A Dockerfile written for elsewhere stays out of servekit's own builds.
+    told = sh([*cli, "--dockerfile-only", "--quiet"], env).stderr
     done = sh(
         [*cli, "--tag", built[0], "--model-version", "2", f"--engine-arg={CERTS}"], env, timeout=600
     )
-    assert done.stdout.startswith("# Written by servekit")
+    assert done.stdout.startswith(MARKER)
     assert re.search(r"^\[\d+/\d+\] RUN pip install", done.stderr, re.M), done.stderr
     assert "built in" in done.stderr
     listing = sh(
@@ -170,9 +197,9 @@ def test_servekit_build_turns_a_project_folder_into_a_running_image(
         assert _user_of_pid_1(container) == "10001"
     finally:
         container.remove()
-    # The Dockerfile and .dockerignore for a build elsewhere give the same files; a plain
-    # COPY keeps modes, so servekit warns about model.py until it is made readable.
-    told = sh([*cli, "--dockerfile-only", "--quiet"], env).stderr
+    # The Dockerfile and .dockerignore for a build elsewhere (written before the build
+    # above, which left them out) give the same files; a plain COPY keeps modes, so
+    # servekit warned about model.py: it is made readable now.
     assert "cannot read these files, which COPY keeps as they are here: model.py" in told
     (project / "model.py").chmod(0o644)
     built.append("servekit-test/idna-model:elsewhere")
@@ -230,6 +257,11 @@ def test_the_cuda_image_has_the_cuda_provider_and_serves_onnx(
     ).stdout
     missing = sorted(set(re.findall(r"^\s*(\S+) => not found", ldd, re.M)))
     assert missing == ["libcuda.so.1"], ldd
+    # Its pins hold onnxruntime-gpu and NVIDIA's wheels besides the cpu image's.
+    pins = _constraints("cuda", env)
+    assert pins["onnxruntime-gpu"] == "1.31.1"
+    assert any(name.startswith("nvidia-") for name in pins), pins
+    assert pins["servekit"] == __version__
     # Without a GPU (none here) the image still serves, on the CPU provider.
     project = Path(env["CONTAINERS_CONF"]).parent / "onnx-model"
     project.mkdir(exist_ok=True)
