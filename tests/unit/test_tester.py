@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from servekit.core.examples import example_request
 from servekit.errors import ConfigError
 from servekit.http import ServerState, create_app
+from servekit.http.example_file import read_example
 from servekit.http.tester import STATIC_PREFIX
 from servekit.loading import load_dataplane
 from servekit.settings import Settings
@@ -162,7 +163,7 @@ def test_a_bad_example_file_stops_start_up(
     elif text is not None:
         path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"^SERVEKIT_EXAMPLE_REQUEST '.*example\.json' ") as info:
-        Settings.from_env({"SERVEKIT_EXAMPLE_REQUEST": str(path)})
+        read_example(Settings.from_env({"SERVEKIT_EXAMPLE_REQUEST": str(path)}).example_request)
     assert message in info.value.message
 
 

@@ -1,5 +1,6 @@
-"""The asynchronous API's routes (Domino's paths, and short aliases). Thin: the logic is
-:class:`~servekit.jobs.service.AsyncPredictions`; errors go through the app's one handler.
+"""The asynchronous API's views (Domino's paths, and short aliases; see
+:mod:`servekit.http.routes`). Thin: the logic is
+:class:`~servekit.jobs.service.AsyncPredictions`; errors go through the one lifecycle.
 
 - ``POST /api/modelApis/async/v1/<model_id>`` and ``POST /async``: validate and queue;
   ``{"asyncPredictionId": ...}``. An ``Idempotency-Key`` header makes a repeat (same
@@ -11,26 +12,25 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+from typing import Any
+
+from flask import Response, request
 
 from servekit import errors
+from servekit.http.lifecycle import REQUEST_ID
 from servekit.http.predictions import read_body, require_json
 from servekit.jobs.service import AsyncPredictions, caller_identity
 
-__all__ = ["ASYNC_ROUTES", "register"]
+__all__ = ["views"]
 
-SUBMIT_ROUTES = ("/api/modelApis/async/v1/<model_id>", "/async")
-STATUS_ROUTES = ("/api/modelApis/async/v1/<model_id>/<job_id>", "/async/<job_id>")
-ASYNC_ROUTES = (*SUBMIT_ROUTES, *STATUS_ROUTES)
-"""Every asynchronous route (each needs an access token, like predictions)."""
 _OFF = (
     "asynchronous predictions are not enabled on this server: start it with "
     "--async-workers N (SERVEKIT_ASYNC_WORKERS) or set SERVEKIT_ASYNC_STORE"
 )
 
 
-def register(app: Flask, jobs: AsyncPredictions | None) -> None:
-    """Add the asynchronous routes to ``app``; with ``jobs`` None they answer 404."""
+def views(jobs: AsyncPredictions | None) -> dict[str, Any]:
+    """The views, by endpoint; with ``jobs`` None (asynchronous predictions off) 404."""
 
     def enabled() -> AsyncPredictions:
         if jobs is None:
@@ -45,13 +45,10 @@ def register(app: Flask, jobs: AsyncPredictions | None) -> None:
         body = read_body(request.environ, length)
         key = request.headers.get("Idempotency-Key")
         caller = caller_identity(request.headers.get("Authorization"))
-        answer = service.submit(body, key, g.request_id, caller)
+        answer = service.submit(body, key, request.environ[REQUEST_ID], caller)
         return Response(answer, 200, mimetype="application/json")
 
     def status(job_id: str, **_: str) -> Response:
         return Response(enabled().status(job_id), 200, mimetype="application/json")
 
-    for rule in SUBMIT_ROUTES:
-        app.add_url_rule(rule, rule, submit, methods=["POST"])
-    for rule in STATUS_ROUTES:
-        app.add_url_rule(rule, rule, status, methods=["GET"])
+    return {"async_submit": submit, "async_status": status}

@@ -1,59 +1,30 @@
-"""The prediction route's pieces, shared by the Flask app and its WSGI fast path.
-
-Predictions are the hot path, so ``POST /model`` and ``POST /models/<id>/<version>/model``
-are answered by :class:`PredictionPath`, a WSGI layer in front of Flask that skips
-Flask's per-request context, routing and hooks (about half the cost of a request).
-Everything else (probes, metrics, errors like 405, the other methods) goes to Flask.
-Both paths use the same three pieces, so neither re-implements the other:
-
-- :class:`Gate`: header size and access token, checked before anything else;
-- :class:`Predictions`: readiness, content type, body limit, deadline, data plane;
-- :class:`Recorder`: metrics, error counts and the access line for an answer.
+"""Domino's synchronous prediction view, ``POST /model`` and ``POST
+/models/<model_id>/<version>/model``: readiness, content type, body limit, the deadline,
+then :class:`~servekit.protocols.domino.DominoCodec`. A fast route: the lifecycle
+(:mod:`servekit.http.lifecycle`) calls :meth:`Predictions.answer` itself, in front of
+Flask. The request helpers here serve the asynchronous routes too.
 """
 
 from __future__ import annotations
 
-import http
 import logging
-import os
-import re
-import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Response, request
+
 from servekit import errors
 from servekit.core.runner import Runner
-from servekit.http.auth import Authenticator
-from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_BYTES
+from servekit.http.lifecycle import REQUEST_ID
 from servekit.http.state import ServerState
-from servekit.logs import AccessLog, request_id_var
 from servekit.metrics.server import ServerMetrics
-from servekit.protocols.domino import DominoCodec, encode_error
+from servekit.protocols.domino import DominoCodec
 
-__all__ = [
-    "MAX_HEADER_BYTES",
-    "Gate",
-    "PredictionPath",
-    "Predictions",
-    "Recorder",
-    "read_body",
-    "request_id",
-    "require_json",
-]
+__all__ = ["Predictions", "not_ready", "read_body", "require_json"]
 
 log = logging.getLogger("servekit.http")
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_PREDICT_PATH = re.compile(r"/models/[^/]+/[^/]+/model")
 _JSON = "application/json"
-StartResponse = Callable[..., Any]
-
-
-def request_id(environ: dict[str, Any]) -> str:
-    """The caller's ``X-Request-ID`` when it is safe to echo, else a new random id."""
-    given = environ.get("HTTP_X_REQUEST_ID", "")
-    return given if _REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
 def not_ready(state: ServerState) -> errors.NotReady:
@@ -97,32 +68,6 @@ def read_body(environ: dict[str, Any], length: int) -> bytes:
 
 
 @dataclass
-class Gate:
-    """Checks every request meets before its route runs."""
-
-    authenticator: Authenticator
-    telemetry: ServerMetrics
-
-    def admit(self, environ: dict[str, Any], protected: bool) -> None:
-        """Raise HeadersTooLarge or (for a protected route) Unauthorized."""
-        size = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
-        for key, value in environ.items():
-            if key.startswith("HTTP_"):
-                size += len(key) + len(value)
-        if size > MAX_HEADER_BYTES:
-            raise errors.HeadersTooLarge(
-                f"the request headers are larger than {MAX_HEADER_BYTES} bytes"
-            )
-        if (
-            protected
-            and self.authenticator.enabled
-            and not self.authenticator.allows(environ.get("HTTP_AUTHORIZATION"))
-        ):
-            self.telemetry.auth_failures.inc()
-            raise errors.Unauthorized()
-
-
-@dataclass
 class Predictions:
     """One prediction from a WSGI environ: the response body, or a ServekitError."""
 
@@ -155,109 +100,7 @@ class Predictions:
         self.telemetry.model_seconds.observe(answer.model_seconds)
         return answer.body
 
-
-@dataclass
-class Recorder:
-    """Metrics and the access line for every answered request."""
-
-    telemetry: ServerMetrics
-    access_log: AccessLog
-    release_fields: dict[str, str]
-
-    def answered(
-        self,
-        request_id: str,
-        method: str,
-        route: str,
-        code: int,
-        seconds: float,
-        bytes_in: int,
-        bytes_out: int,
-    ) -> None:
-        """Record one answer."""
-        self.telemetry.observe(route, code, seconds, bytes_in, bytes_out)
-        self.access_log.request(
-            {
-                "request_id": request_id,
-                "method": method,
-                "route": route,
-                "code": code,
-                "duration_ms": round(seconds * 1000, 3),
-                "bytes_in": bytes_in,
-                "bytes_out": bytes_out,
-                **self.release_fields,
-            }
-        )
-
-
-class PredictionPath:
-    """WSGI: answers POSTs to the prediction routes; hands everything else to ``app``."""
-
-    def __init__(
-        self,
-        app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]],
-        gate: Gate,
-        predictions: Predictions,
-        recorder: Recorder,
-        metrics_port: str,
-    ) -> None:
-        self.app = app
-        self.gate = gate
-        self.predictions = predictions
-        self.recorder = recorder
-        self.metrics_port = metrics_port
-
-    def route(self, environ: dict[str, Any]) -> str | None:
-        """The prediction route template this request is for, if it is one we answer."""
-        if environ.get("REQUEST_METHOD") != "POST" or FRONT_ERROR_VAR in environ:
-            return None
-        if self.metrics_port and environ.get("SERVER_PORT") == self.metrics_port:
-            return None
-        path = environ.get("PATH_INFO", "")
-        if path == "/model":
-            return "/model"
-        return "/models/<model_id>/<version>/model" if _PREDICT_PATH.fullmatch(path) else None
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        route = self.route(environ)
-        if route is None:
-            return self.app(environ, start_response)
-        started = time.perf_counter()
-        rid = request_id(environ)
-        token = request_id_var.set(rid)
-        telemetry = self.recorder.telemetry
-        telemetry.inflight.inc()
-        try:
-            status, headers, body = 200, {}, self._answer(environ, rid)
-        except errors.ServekitError as error:
-            status, headers, body = error.status, error.headers, encode_error(error, rid)
-            telemetry.error(error.code)
-        except Exception as exc:  # a bug: never a traceback to the client
-            log.error("unhandled error", exc_info=exc, extra={"request_id": rid})
-            internal = errors.ServekitError("internal error; see the server log")
-            status, headers, body = internal.status, {}, encode_error(internal, rid)
-            telemetry.error(internal.code)
-        finally:
-            telemetry.inflight.dec()
-            request_id_var.reset(token)
-        start_response(
-            f"{status} {http.HTTPStatus(status).phrase}",
-            [
-                ("Content-Type", _JSON),
-                ("Content-Length", str(len(body))),
-                ("X-Request-ID", rid),
-                *headers.items(),
-            ],
-        )
-        try:
-            bytes_in = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            bytes_in = 0
-        self.recorder.answered(
-            rid, "POST", route, status, time.perf_counter() - started, bytes_in, len(body)
-        )
-        return [body]
-
-    def _answer(self, environ: dict[str, Any], rid: str) -> bytes:
-        self.gate.admit(environ, protected=True)
-        return self.predictions.answer(environ, rid)
+    def view(self, **_: str) -> Response:
+        """The same answer as a Flask view (for a request the fast path passed on)."""
+        environ = request.environ
+        return Response(self.answer(environ, environ[REQUEST_ID]), 200, mimetype=_JSON)

@@ -1,6 +1,7 @@
-"""Seldon Core v1's REST routes on the same server. Thin: the logic is
-:class:`~servekit.protocols.seldon.codec.SeldonCodec`; errors are answered in Seldon's envelope by
-the app's one handler (:func:`error_response`), with the same codes counted.
+"""Seldon Core v1's REST views on the same server (its rows in
+:mod:`servekit.http.routes`). Thin: the logic is
+:class:`~servekit.protocols.seldon.codec.SeldonCodec`; errors are answered in Seldon's
+envelope by the one lifecycle, with the same codes counted.
 
 Predictions at ``POST /api/v1.0/predictions``, ``/api/v0.1/predictions`` and
 ``/predict`` (also ``GET /predict?json=``); feedback at ``POST /api/v1.0/feedback`` and
@@ -16,35 +17,20 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Response, request
 
 from servekit import errors
 from servekit.core.runner import Runner
+from servekit.http.lifecycle import REQUEST_ID
 from servekit.http.openapi.parts import SCHEMAS
+from servekit.http.routes import ROUTES, openapi_path
 from servekit.metrics.seldon import UserMetrics
 from servekit.metrics.server import ServerMetrics
 from servekit.protocols.seldon.codec import SeldonAnswer, SeldonCodec
-from servekit.protocols.seldon.message import seldon_error
 
-__all__ = ["PROTECTED", "SELDON_ROUTES", "error_response", "register"]
+__all__ = ["views"]
 
-PREDICT = ("/api/v1.0/predictions", "/api/v0.1/predictions", "/predict")
-FEEDBACK = ("/api/v1.0/feedback", "/api/v0.1/feedback", "/send-feedback")
-STATUS = ("/health/status", "/api/v1.0/health/status")
-METADATA = ("/metadata", "/api/v1.0/metadata")
-PROTECTED = (*PREDICT, *FEEDBACK, *STATUS)
-"""Seldon routes that need an access token, like predictions."""
-SELDON_ROUTES = frozenset((*PROTECTED, *STATUS, *METADATA, "/health/ping", "/seldon.json"))
-"""Routes whose errors are answered in Seldon's envelope."""
 _JSON = "application/json"
-
-
-def error_response(error: errors.ServekitError) -> Response:
-    """A ServekitError in Seldon's envelope, with its own headers."""
-    status, body = seldon_error(error)
-    response = Response(orjson.dumps(body), status, mimetype=_JSON)
-    response.headers.update(error.headers)
-    return response
 
 
 def _message() -> Any:
@@ -61,14 +47,13 @@ def _message() -> Any:
         raise errors.BadJson(f"the SeldonMessage is not valid JSON: {exc}") from None
 
 
-def register(
-    app: Flask,
+def views(
     seldon: SeldonCodec | None,
     metrics: UserMetrics,
     telemetry: ServerMetrics,
     run: Runner,
-) -> None:
-    """Add Seldon's routes to ``app``; with ``seldon`` None (no model yet) they are 503.
+) -> dict[str, Any]:
+    """The views, by endpoint; with ``seldon`` None (no model yet) they are 503.
     Predictions, feedback and a class's ``health_status()`` run under ``run`` (the request
     deadline), as on ``/model``, and their time counts as model time."""
 
@@ -77,16 +62,20 @@ def register(
             raise errors.NotReady("not ready: the model is not loaded yet")
         return seldon
 
+    def rid() -> str:
+        found: str = request.environ[REQUEST_ID]
+        return found
+
     def answer(found: SeldonAnswer, method: str) -> Response:
         if found.metrics:
             metrics.record(found.metrics, method)
-        body = plane().plane.encode_result(found.body, g.request_id)
+        body = plane().plane.encode_result(found.body, rid())
         return Response(body, found.status, mimetype=_JSON)
 
     def timed(call: Callable[[Any, str], SeldonAnswer]) -> SeldonAnswer:
         document = _message()
         started = time.perf_counter()
-        request_id = g.request_id
+        request_id = rid()
         found = run(lambda: call(document, request_id))
         telemetry.model_seconds.observe(time.perf_counter() - started)
         return found
@@ -98,11 +87,11 @@ def register(
         return answer(timed(plane().feedback), "feedback")
 
     def status() -> Response:
-        seldon, request_id = plane(), g.request_id
+        seldon, request_id = plane(), rid()
         return answer(run(lambda: seldon.health(request_id)), "health")
 
     def metadata() -> Response:
-        return Response(orjson.dumps(plane().metadata(g.request_id)), mimetype=_JSON)
+        return Response(orjson.dumps(plane().metadata(rid())), mimetype=_JSON)
 
     def ping() -> Response:
         return Response("pong", mimetype="text/plain")
@@ -110,18 +99,14 @@ def register(
     def openapi() -> Response:
         return Response(orjson.dumps(_OPENAPI), mimetype=_JSON)
 
-    routes: list[tuple[tuple[str, ...], Any, list[str]]] = [
-        (PREDICT, predict, ["POST"]),
-        (FEEDBACK, feedback, ["POST"]),
-        (STATUS, status, ["GET"]),
-        (METADATA, metadata, ["GET"]),
-        (("/health/ping",), ping, ["GET"]),
-        (("/seldon.json",), openapi, ["GET"]),
-    ]
-    for rules, view, methods in routes:
-        for rule in rules:
-            chosen = ["GET", "POST"] if rule == "/predict" else methods
-            app.add_url_rule(rule, rule, view, methods=chosen)
+    return {
+        "seldon_predict": predict,
+        "seldon_feedback": feedback,
+        "seldon_status": status,
+        "seldon_metadata": metadata,
+        "seldon_ping": ping,
+        "seldon_openapi": openapi,
+    }
 
 
 _MESSAGE_REF = {"$ref": "#/components/schemas/SeldonMessage"}
@@ -140,7 +125,7 @@ _OPENAPI: dict[str, Any] = {
                 },
             }
         }
-        for path in PREDICT
+        for path in [openapi_path(r) for r in ROUTES if r.endpoint == "seldon_predict"]
     },
     "components": {"schemas": {"SeldonMessage": SCHEMAS["SeldonMessage"]}},
 }

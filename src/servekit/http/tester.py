@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from flask import Flask, Response, request
+from flask import Response, request
 
 from servekit import errors
 from servekit._version import __version__
@@ -27,12 +27,12 @@ from servekit.core.dataplane import DataPlane
 from servekit.core.docstrings import parameter_docs, summary
 from servekit.core.examples import example_request
 from servekit.core.schema import signature_schema
-from servekit.http.auth import build_authenticator
+from servekit.http.example_file import read_example
 from servekit.http.state import ServerState
 from servekit.protocols.domino import DominoCodec
 from servekit.settings import Settings, env_name
 
-__all__ = ["STATIC_PREFIX", "register"]
+__all__ = ["STATIC_PREFIX", "views"]
 
 log = logging.getLogger("servekit.http")
 
@@ -109,15 +109,16 @@ class _Asset:
     etag: str
 
 
-def register(app: Flask, settings: Settings, state: ServerState) -> None:
-    """Add ``GET /`` and the page's static files to ``app``.
+def views(settings: Settings, state: ServerState, secured: bool) -> dict[str, Any]:
+    """The views of ``GET /`` and the page's static files, by endpoint; ``secured``:
+    access tokens are configured (the page asks for one).
 
     The example file (``SERVEKIT_EXAMPLE_REQUEST``) is read here, once; the page itself is
     built once the data plane is there (at once under uWSGI, which loads it first).
     """
     assets = _assets()
     versions = {name.split(".")[1]: asset.etag for name, asset in assets.items()}
-    example = _example_file(settings.example_request) if settings.example_request else None
+    example = read_example(settings.example_request) if settings.example_request else None
     built: dict[int, bytes] = {}
 
     def page() -> Response:
@@ -127,7 +128,7 @@ def register(app: Flask, settings: Settings, state: ServerState) -> None:
             return Response(body, 503, {**_HEADERS, "Retry-After": "1"}, mimetype="text/html")
         if id(plane) not in built:
             built.clear()
-            built[id(plane)] = _render(settings, plane, example, versions)
+            built[id(plane)] = _render(settings, plane, example, versions, secured)
         return Response(built[id(plane)], 200, _HEADERS, mimetype="text/html")
 
     def static(name: str) -> Response:
@@ -142,13 +143,15 @@ def register(app: Flask, settings: Settings, state: ServerState) -> None:
         response.make_conditional(request)  # a 304 for a matching If-None-Match
         return response
 
-    app.add_url_rule("/", "/", page, methods=["GET"])
-    rule = STATIC_PREFIX + "<name>"
-    app.add_url_rule(rule, rule, static, methods=["GET"])
+    return {"tester": page, "static": static}
 
 
 def _render(
-    settings: Settings, plane: DataPlane, example: Any | None, versions: dict[str, str]
+    settings: Settings,
+    plane: DataPlane,
+    example: Any | None,
+    versions: dict[str, str],
+    auth: bool,
 ) -> bytes:
     """The page for ``plane``: its configuration blob and the parts that depend on it."""
     served = getattr(plane.runtime, "served", None)
@@ -158,7 +161,6 @@ def _render(
         example = example_request(schema)
     else:
         _check_example(plane, example)
-    auth = build_authenticator(settings.access_tokens, settings.access_tokens_file).enabled
     release = plane.release
     config = {
         "model": release.to_dict(),
@@ -193,15 +195,6 @@ def _assets() -> dict[str, _Asset]:
         etag = hashlib.sha256(body).hexdigest()[:16]
         found[name] = _Asset(body, f"{kind}; charset=utf-8", etag)
     return found
-
-
-def _example_file(path: str) -> Any:
-    """The example request in ``path`` (already checked by the settings)."""
-    try:
-        with open(path, "rb") as f:
-            return orjson.loads(f.read())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise errors.ConfigError(f"{env_name('example_request')} {path!r}: {exc}") from None
 
 
 def _check_example(plane: DataPlane, example: Any) -> None:

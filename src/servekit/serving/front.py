@@ -37,7 +37,7 @@ import orjson
 from servekit import errors
 from servekit.errors import ConfigError, ServekitError
 from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_LINE_BYTES
-from servekit.http.seldon_routes import SELDON_ROUTES
+from servekit.http.routes import SELDON, routes_for
 from servekit.protocols.domino import encode_error
 from servekit.protocols.seldon.message import seldon_error
 from servekit.settings import Settings
@@ -174,7 +174,9 @@ def nginx_conf(settings: Settings, runtime: Path, socket: Path) -> str:
     }}"""
         for code, error in _NGINX_ERRORS
     )
-    seldon_paths = "".join(f"\n    {path} 1;" for path in sorted(SELDON_ROUTES))
+    seldon_paths = "".join(
+        f"\n    {path} 1;" for path in sorted({r.path for r in routes_for(SELDON)})
+    )
     return f"""# servekit's front (SERVEKIT_FRONT=nginx), written at each start
 daemon off;
 # One process, which uWSGI's master started and supervises: it is restarted if it dies,

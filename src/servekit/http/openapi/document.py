@@ -17,16 +17,11 @@ from servekit.core.dataplane import DataPlane
 from servekit.core.docstrings import parameter_docs, summary
 from servekit.core.schema import SchemaBuilder, signature_schema
 from servekit.core.signature import ParamKind, Signature
-from servekit.http.auth import build_authenticator
 from servekit.http.openapi import parts
+from servekit.http.routes import ROUTES, Route, openapi_path
 from servekit.settings import Settings
 
 __all__ = ["build_document"]
-
-_JSON = "application/json"
-_PREDICT = ("/model", "/models/{model_id}/{version}/model")
-_SELDON_PREDICT = ("/api/v1.0/predictions", "/api/v0.1/predictions", "/predict")
-_SELDON_FEEDBACK = ("/api/v1.0/feedback", "/api/v0.1/feedback", "/send-feedback")
 
 
 def _served(plane: DataPlane) -> Any:
@@ -63,10 +58,12 @@ def _request_schemas(signature: Signature, builder: SchemaBuilder, docs: dict[st
     return data, {"oneOf": forms}
 
 
-def build_document(settings: Settings, plane: DataPlane | None) -> dict[str, Any]:
-    """The whole document (a plain JSON-ready dict)."""
+def build_document(
+    settings: Settings, plane: DataPlane | None, secured: bool = False
+) -> dict[str, Any]:
+    """The whole document (a plain JSON-ready dict); ``secured``: access tokens are set.
+    Its paths are the route table's (:data:`~servekit.http.routes.ROUTES`)."""
     builder = SchemaBuilder("#/components/schemas/")
-    secured = build_authenticator(settings.access_tokens, settings.access_tokens_file).enabled
     description = f"Served by servekit {__version__}."
     if plane is not None:
         served = _served(plane)
@@ -79,17 +76,18 @@ def build_document(settings: Settings, plane: DataPlane | None) -> dict[str, Any
         data, request = {"type": "object"}, {"type": "object"}
         name, version = settings.model_name or "model", settings.model_version
     security: list[dict[str, list[str]]] = [{"bearer": []}, {"basic": []}] if secured else []
+    features = {
+        "",
+        "async" if settings.async_enabled else "",
+        "" if settings.metrics_port else "metrics",
+    }
     paths: dict[str, Any] = {}
-    for path in _PREDICT:
-        paths[path] = {"post": parts.prediction(path, request, security)}
-    if settings.async_enabled:
-        paths.update(parts.async_paths(request, security))
-    for path in _SELDON_PREDICT:
-        paths[path] = {"post": parts.seldon_operation("predict", path, security)}
-    paths["/predict"]["get"] = parts.seldon_get_predict(security)
-    for path in _SELDON_FEEDBACK:
-        paths[path] = {"post": parts.seldon_operation("feedback", path, security)}
-    paths.update(parts.plain_paths(metrics=not settings.metrics_port))
+    for route in ROUTES:
+        if route.only not in features:
+            continue
+        path = openapi_path(route)
+        chosen = security if route.protected else []
+        paths.setdefault(path, {}).update(_operations(route, path, request, chosen))
     components: dict[str, Any] = {
         "schemas": {"Data": data, **parts.SCHEMAS, **builder.definitions},
     }
@@ -108,3 +106,22 @@ def build_document(settings: Settings, plane: DataPlane | None) -> dict[str, Any
         "paths": paths,
         "components": components,
     }
+
+
+def _operations(
+    route: Route, path: str, request: Any, security: list[Any]
+) -> dict[str, dict[str, Any]]:
+    """The operations documenting ``route``, by method."""
+    kind = route.operation
+    if kind == "prediction":
+        return {"post": parts.prediction(path, request, security)}
+    if kind == "async_submit":
+        return {"post": parts.async_submit(path, request, security)}
+    if kind == "async_status":
+        return {"get": parts.async_status(path, security)}
+    if kind in ("seldon_predict", "seldon_feedback"):
+        found = {"post": parts.seldon_operation(kind.split("_")[1], path, security)}
+        if "GET" in route.methods:
+            found["get"] = parts.seldon_get_predict(security)
+        return found
+    return {"get": parts.plain(kind, path, security)}

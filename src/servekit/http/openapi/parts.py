@@ -7,9 +7,10 @@ from typing import Any
 
 __all__ = [
     "SCHEMAS",
-    "async_paths",
+    "async_status",
+    "async_submit",
     "envelope",
-    "plain_paths",
+    "plain",
     "prediction",
     "seldon_get_predict",
     "seldon_operation",
@@ -20,9 +21,11 @@ _ERROR_CODES = {
     400: "BAD_JSON (not JSON) or BAD_REQUEST (not a data/parameters object)",
     401: "UNAUTHORIZED: no valid access token",
     404: "NOT_FOUND",
+    409: "CONFLICT: the caller's Idempotency-Key was used for another body",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not declared as JSON",
     422: "INVALID_ARGUMENTS: every problem with its path in details",
+    429: "TOO_MANY_REQUESTS: the queue is full; retry after Retry-After seconds",
     431: "HEADERS_TOO_LARGE",
     500: "MODEL_ERROR (your code raised) or INTERNAL",
     503: "NOT_READY (loading or draining) or STORE_UNAVAILABLE",
@@ -204,26 +207,21 @@ def prediction(path: str, request: dict[str, Any], security: list[Any]) -> dict[
     return _operation(path, "predict: synchronous prediction", responses, security, request)
 
 
-def async_paths(request: dict[str, Any], security: list[Any]) -> dict[str, Any]:
-    """Domino's asynchronous API and its short aliases."""
+def async_submit(path: str, request: dict[str, Any], security: list[Any]) -> dict[str, Any]:
+    """``POST`` to Domino's asynchronous API (or its short alias): queue a prediction."""
     auth = (401,) if security else ()
     submitted = {
         "200": _json(_ref("AsyncSubmitted"), "queued"),
-        **_errors((400, *auth, 404, 413, 415, 422, 431, 503)),
+        **_errors((400, *auth, 404, 409, 413, 415, 422, 429, 431, 503)),
     }
+    return _operation(path, "submit: queue a prediction", submitted, security, request)
+
+
+def async_status(path: str, security: list[Any]) -> dict[str, Any]:
+    """``GET`` an asynchronous prediction's status."""
+    auth = (401,) if security else ()
     status = {"200": _json(_ref("AsyncStatus"), "the job"), **_errors((*auth, 404, 431, 503))}
-    found: dict[str, Any] = {}
-    for submit, poll in (
-        ("/api/modelApis/async/v1/{model_id}", "/api/modelApis/async/v1/{model_id}/{job_id}"),
-        ("/async", "/async/{job_id}"),
-    ):
-        found[submit] = {
-            "post": _operation(submit, "submit: queue a prediction", submitted, security, request)
-        }
-        found[poll] = {
-            "get": _operation(poll, "poll: an asynchronous prediction", status, security)
-        }
-    return found
+    return _operation(path, "poll: an asynchronous prediction", status, security)
 
 
 def seldon_get_predict(security: list[Any]) -> dict[str, Any]:
@@ -273,36 +271,32 @@ def seldon_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any
     return _operation(path, f"seldon-{kind}: Seldon Core v1", responses, security, body)
 
 
-def plain_paths(metrics: bool) -> dict[str, Any]:
-    """The probes, metadata and pages (no token needed)."""
+def plain(endpoint: str, path: str, security: list[Any]) -> dict[str, Any]:
+    """A ``GET`` route without a request body: the probes, metadata, pages and files."""
     text = {"description": "text", "content": {"text/plain": {"schema": _STRING}}}
     alive = _json({"type": "object", "properties": {"status": {"const": "alive"}}}, "alive")
     ready = {"200": _json(_ANY_OBJECT, "ready: the model and its runtime"), **_errors((503,))}
+    auth = (401,) if security else ()
     seldon_status = {
         "200": _json(_ref("SeldonMessage"), "health"),
-        **_errors((500, 503), "SeldonError"),
+        **_errors((*auth, 500, 503, 504), "SeldonError"),
     }
     metadata = {"200": _json(_ANY_OBJECT, "Seldon metadata"), **_errors((500, 503), "SeldonError")}
     html = {"description": "a page", "content": {"text/html": {"schema": _STRING}}}
-    found: dict[str, Any] = {}
-    for path, summary, responses in (
-        ("/healthz", "live: the process answers", {"200": alive}),
-        ("/v2/health/live", "live: the process answers", {"200": alive}),
-        ("/readyz", "ready: the model is loaded", ready),
-        ("/v2/health/ready", "ready: the model is loaded", ready),
-        ("/health/ping", "seldon-ping: pong", {"200": text}),
-        ("/health/status", "seldon-status: health", seldon_status),
-        ("/api/v1.0/health/status", "seldon-status: health", seldon_status),
-        ("/metadata", "seldon-metadata: the model", metadata),
-        ("/api/v1.0/metadata", "seldon-metadata: the model", metadata),
-        (
-            "/seldon.json",
+    asset = {"description": "a file of the tester page", "content": {"*/*": {"schema": _STRING}}}
+    summary, responses = {
+        "live": ("live: the process answers", {"200": alive}),
+        "ready": ("ready: the model is loaded", ready),
+        "seldon_ping": ("seldon-ping: pong", {"200": text}),
+        "seldon_status": ("seldon-status: health", seldon_status),
+        "seldon_metadata": ("seldon-metadata: the model", metadata),
+        "seldon_openapi": (
             "seldon-openapi: Seldon's description",
             {"200": _json(_ANY_OBJECT, "OpenAPI")},
         ),
-        ("/openapi.json", "openapi: this document", {"200": _json(_ANY_OBJECT, "OpenAPI 3.1")}),
-        ("/", "tester: the tester page", {"200": html, "503": html}),
-        *((("/metrics", "metrics: Prometheus", {"200": text}),) if metrics else ()),
-    ):
-        found[path] = {"get": _operation(path, summary, responses, [])}
-    return found
+        "openapi": ("openapi: this document", {"200": _json(_ANY_OBJECT, "OpenAPI 3.1")}),
+        "tester": ("tester: the tester page", {"200": html, "503": html}),
+        "static": ("static: the tester page's files", {"200": asset, **_errors((404,))}),
+        "metrics": ("metrics: Prometheus", {"200": text}),
+    }[endpoint]
+    return _operation(path, summary, responses, security)

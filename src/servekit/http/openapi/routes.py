@@ -3,22 +3,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
-from flask import Flask, Response
+from flask import Response
 
 from servekit.http.state import ServerState
 from servekit.settings import Settings
 
-__all__ = ["register"]
+__all__ = ["views"]
 
 
-def register(app: Flask, settings: Settings, state: ServerState) -> None:
-    """Add ``GET /openapi.json`` to ``app``."""
+def views(settings: Settings, state: ServerState, secured: bool) -> dict[str, Any]:
+    """The view of ``GET /openapi.json``; ``secured``: access tokens are configured."""
     from servekit.http.openapi.document import build_document
 
-    document = orjson.dumps(build_document(settings, state.dataplane))
+    document = orjson.dumps(build_document(settings, state.dataplane, secured))
 
     def openapi() -> Response:
         return Response(document, mimetype="application/json")
 
-    app.add_url_rule("/openapi.json", "/openapi.json", openapi, methods=["GET"])
+    return {"openapi": openapi}

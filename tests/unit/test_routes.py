@@ -1,0 +1,82 @@
+"""The one route table: the served URL map, the fast path, the protected set and the
+OpenAPI document all come from it, and agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from servekit.core.dataplane import DataPlane
+from servekit.core.release import Release
+from servekit.http import ServerState, create_app
+from servekit.http.openapi.document import build_document
+from servekit.http.routes import ROUTES, fast_matcher, fast_routes, openapi_path
+from servekit.runtimes.function import FunctionRuntime
+from servekit.settings import Settings
+
+METHODS = {"GET", "POST"}
+
+
+def predict(x: int) -> int:
+    return x
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Every route on: async jobs, tokens, /metrics on the main port."""
+    return Settings(async_store=f"sqlite://{tmp_path}/jobs.db", access_tokens="t0ken")
+
+
+def served(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in (rule.methods or set()) & METHODS
+    }
+
+
+def test_the_served_url_map_is_the_table_and_the_document(settings: Settings) -> None:
+    plane = DataPlane(FunctionRuntime(predict), Release("0", "m", "1"))
+    app = create_app(settings, ServerState(dataplane=plane))
+    table = {(route.path, method) for route in ROUTES for method in route.methods}
+    assert served(app) == table
+    document = build_document(settings, plane, secured=True)
+    documented = {
+        (path, method.upper())
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    assert documented == {
+        (openapi_path(route), method) for route in ROUTES for method in route.methods
+    }
+    for route in ROUTES:  # a token is documented exactly where one is asked for
+        for method in route.methods:
+            operation = document["paths"][openapi_path(route)][method.lower()]
+            assert ("security" in operation) is route.protected, route
+
+
+def test_features_that_are_off_are_not_documented() -> None:
+    document = build_document(Settings(metrics_port=9100), None)
+    assert "/async" not in document["paths"]
+    assert "/metrics" not in document["paths"]
+    assert "/model" in document["paths"]
+
+
+def test_the_fast_path_matches_the_fast_routes_only() -> None:
+    matcher = fast_matcher()
+    fast = fast_routes()
+    assert [route.path for route in fast] == ["/model", "/models/<model_id>/<version>/model"]
+    for path, index in (("/model", 0), ("/models/churn/3/model", 1)):
+        found = matcher.fullmatch(path)
+        assert found is not None
+        assert found.lastindex is not None
+        assert found.lastindex - 1 == index
+    for path in ("/models/a/b/c/model", "/models//3/model", "/model/", "/modelx", "/async"):
+        assert matcher.fullmatch(path) is None
+
+
+def test_every_route_is_declared_once() -> None:
+    keys = [(route.path, method) for route in ROUTES for method in route.methods]
+    assert len(keys) == len(set(keys))
