@@ -66,7 +66,7 @@ def private_dir(path: Path) -> Path:
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     info = os.lstat(path)
-    fix = "remove it, or choose another folder with SERVEKIT_METRICS_DIR"
+    fix = "remove it, or choose another folder with SERVEKIT_RUNTIME_DIR"
     if not stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"the runtime folder {path} is not a folder (a link?): {fix}")
     if info.st_uid != os.geteuid():

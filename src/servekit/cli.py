@@ -83,6 +83,7 @@ _ALIASES = {
     "amqp_url": ("--amqp",),
     "amqp_input_queue": ("--input-queue",),
     "amqp_output_queue": ("--output-queue",),
+    "runtime_dir": ("--metrics-dir",),  # its name until 0.1
 }
 """Shorter flags some settings also answer to: `servekit worker --amqp URL --input-queue Q
 --output-queue R`."""
@@ -205,6 +206,10 @@ def serve_command(ns: argparse.Namespace) -> int:
             sys.stdout.write(f"# env {name}={value}\n")
         return 0
     check_target(target, project_dir)
+    if settings.example_request:
+        from servekit.http.example_file import read_example
+
+        read_example(settings.example_request)
     if settings.async_enabled:
         from servekit.serving.jobs import check_store
 

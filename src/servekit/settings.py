@@ -10,7 +10,6 @@ environment variables (:meth:`Settings.to_env`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -18,13 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from servekit._env import ENV_PREFIX, OLD_NAMES, env_name, parse_value, usable_cores
 from servekit.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "Settings", "usable_cores"]
+__all__ = ["ENV_PREFIX", "OLD_NAMES", "Settings", "env_name", "parse_value", "usable_cores"]
 
-ENV_PREFIX = "SERVEKIT_"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 _LOG_FORMATS = ("json", "text")
 _FRONTS = ("auto", "nginx", "direct")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -32,14 +29,6 @@ _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def _setting(default: Any, doc: str, secret: bool = False) -> Any:
     return field(default=default, metadata={"doc": doc, "secret": secret})
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, else the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -142,11 +131,12 @@ class Settings:
         "Serve `/metrics` on this port only (and nothing else there); 0 serves it on "
         "the main port.",
     )
-    metrics_dir: str = _setting(
+    runtime_dir: str = _setting(
         "",
         "Folder for each start's runtime files (workers' metric files, the uWSGI master "
-        "FIFO), in a new `start-<pid>` subfolder; those of dead servers are removed. "
-        "Default: `/tmp/servekit-<port>`.",
+        "FIFO, the workers' socket, nginx's files), in a new private `start-<pid>` "
+        "subfolder; those of dead servers are removed. Default: `/tmp/servekit-<port>`. "
+        "`SERVEKIT_METRICS_DIR` (`--metrics-dir`), its name until 0.1, still works.",
     )
     onnx_providers: str = _setting(
         "",
@@ -166,7 +156,7 @@ class Settings:
         "",
         "Job store for asynchronous predictions: `sqlite:///abs/path/jobs.db` (one pod) or "
         "`redis://host:6379/0` (many pods). Setting it turns the async API on. Default with "
-        "`--async-workers`: `sqlite:///<metrics_dir>/jobs.db`.",
+        "`--async-workers`: `sqlite:///<runtime_dir>/jobs.db`.",
     )
     async_workers: int = _setting(
         0,
@@ -300,8 +290,8 @@ class Settings:
                 raise ConfigError(
                     f"{env_name(name)} must be {expected}, got {getattr(self, name)!r}"
                 )
-        if self.example_request:
-            object.__setattr__(self, "example_request", _example_file(self.example_request))
+        if self.example_request:  # read when the server starts (servekit.http.example_file)
+            object.__setattr__(self, "example_request", os.path.abspath(self.example_request))
 
     def _amqp_checks(self) -> list[tuple[bool, str, str]]:
         """With an AMQP URL: both queues named (AMQP allows 255 bytes), and different."""
@@ -334,8 +324,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Settings from ``SERVEKIT_*`` variables; ``overrides`` (e.g. CLI flags) win."""
         values: dict[str, Any] = {}
-        if env_name("unit_parameters") not in environ and "PREDICTIVE_UNIT_PARAMETERS" in environ:
-            values["unit_parameters"] = environ["PREDICTIVE_UNIT_PARAMETERS"]
+        for name, old in OLD_NAMES.items():  # a setting's former variable, when it is unset
+            if env_name(name) not in environ and old in environ:
+                values[name] = environ[old]
         for f in dataclasses.fields(cls):
             raw = environ.get(env_name(f.name))
             if raw is not None:
@@ -369,15 +360,15 @@ class Settings:
         return bool(self.async_store) or self.async_workers > 0
 
     @property
-    def runtime_dir(self) -> Path:
-        """The folder holding each start's runtime files (``metrics_dir`` or its default)."""
-        chosen = self.metrics_dir or Path(tempfile.gettempdir()) / f"servekit-{self.port}"
+    def runtime_path(self) -> Path:
+        """The folder holding each start's runtime files (``runtime_dir`` or its default)."""
+        chosen = self.runtime_dir or Path(tempfile.gettempdir()) / f"servekit-{self.port}"
         return Path(chosen).absolute()
 
     @property
     def async_store_url(self) -> str:
         """``async_store``, or the embedded default beside the runtime files."""
-        return self.async_store or f"sqlite://{self.runtime_dir / 'jobs.db'}"
+        return self.async_store or f"sqlite://{self.runtime_path / 'jobs.db'}"
 
     @staticmethod
     def docs() -> list[tuple[str, str, str, str]]:
@@ -388,51 +379,5 @@ class Settings:
         ]
 
 
-def env_name(name: str) -> str:
-    """The environment variable of setting ``name``: ``SERVEKIT_`` + upper case."""
-    return ENV_PREFIX + name.upper()
-
-
-def _example_file(path: str) -> str:
-    """The absolute path of an example request file, once it is known to hold one."""
-    name = env_name("example_request")
-    try:
-        with open(path, encoding="utf-8") as f:
-            document = json.load(f, parse_constant=_not_json)
-    except OSError as exc:
-        raise ConfigError(f"{name} {path!r} cannot be read: {exc.strerror or exc}") from None
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise ConfigError(f"{name} {path!r} is not a JSON file: {exc}") from None
-    if not isinstance(document, dict) or not {"data", "parameters"} & document.keys():
-        got = "an object without them" if isinstance(document, dict) else "another JSON value"
-        raise ConfigError(
-            f'{name} {path!r} must hold a request body, a JSON object with "data" or '
-            f'"parameters"; it holds {got}'
-        )
-    return os.path.abspath(path)
-
-
-def _not_json(word: str) -> Any:
-    raise ValueError(f"{word} is not JSON")
-
-
 def _type_of(f: dataclasses.Field[Any]) -> type:
     return {"int": int, "bool": bool, "str": str}[str(f.type)]
-
-
-def parse_value(name: str, kind: type, raw: str) -> Any:
-    """Parse one setting's text (from the environment or a flag) into its type."""
-    text = raw.strip()
-    if kind is bool:
-        lowered = text.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ConfigError(f"{env_name(name)} must be true or false (1/0, yes/no), got {raw!r}")
-    if kind is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"{env_name(name)} must be an integer, got {raw!r}") from None
-    return text.lower() if name in ("log_format", "log_level", "front") else text

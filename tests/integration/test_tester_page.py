@@ -259,7 +259,7 @@ def test_a_missing_example_file_stops_start_up(project: Path) -> None:
     done = run_cli(["serve", f"{project}/model.py:predict", "--example-request", "nope.json"])
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()  # one line: a JSON record (the default format)
-    assert json.loads(line)["message"] == (
-        "servekit: error: SERVEKIT_EXAMPLE_REQUEST 'nope.json' cannot be read: "
-        "No such file or directory"
+    assert json.loads(line)["message"] == (  # the path it looked at: made absolute
+        f"servekit: error: SERVEKIT_EXAMPLE_REQUEST '{Path.cwd() / 'nope.json'}' cannot be "
+        "read: No such file or directory"
     )

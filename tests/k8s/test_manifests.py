@@ -131,7 +131,7 @@ def test_the_server_is_configured_for_kubernetes(rendered: dict[str, list[Doc]])
     secret_dir = str(Path(env["SERVEKIT_ACCESS_TOKENS_FILE"]).parent)
     (volume,) = [v for v in spec["volumes"] if v["name"] == mounts[secret_dir]]
     assert volume["secret"]["secretName"] == "servekit-tokens"
-    assert env["SERVEKIT_METRICS_DIR"].startswith("/tmp/")
+    assert env["SERVEKIT_RUNTIME_DIR"].startswith("/tmp/")
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {
         "http": int(env["SERVEKIT_PORT"]),

@@ -60,7 +60,7 @@ def test_home_and_caches_are_on_a_writable_volume(rendered: dict[str, list[Doc]]
     for where, spec, container, env in containers(rendered):
         empty = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
         writable = [m["mountPath"] for m in container["volumeMounts"] if m["name"] in empty]
-        for variable in ("HOME", "XDG_CACHE_HOME", "SERVEKIT_METRICS_DIR"):
+        for variable in ("HOME", "XDG_CACHE_HOME", "SERVEKIT_RUNTIME_DIR"):
             path = env[variable]
             assert any(path == m or path.startswith(m + "/") for m in writable), (where, path)
 

@@ -78,8 +78,8 @@ def metrics_folder(settings: Settings) -> None:
     """Give a standalone worker's processes a multi-process metrics folder of their own
     (under ``servekit serve`` the server's is inherited)."""
     if not os.environ.get(MULTIPROC_ENV):
-        private_dir(settings.runtime_dir)
-        start = prepare_start_dir(settings.runtime_dir / "worker", os.getpid())
+        private_dir(settings.runtime_path)
+        start = prepare_start_dir(settings.runtime_path / "worker", os.getpid())
         os.environ[MULTIPROC_ENV] = str(start / "metrics")
 
 

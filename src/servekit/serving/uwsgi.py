@@ -37,7 +37,7 @@ the socket takes (a longer write is refused and cut by :mod:`servekit.logs`)."""
 
 def start_dir(settings: Settings, pid: int) -> Path:
     """This start's folder for runtime files (metrics, master FIFO); not created here."""
-    return settings.runtime_dir / f"start-{pid}"
+    return settings.runtime_path / f"start-{pid}"
 
 
 def uwsgi_options(
@@ -64,7 +64,7 @@ def uwsgi_options(
         if any(c in f"{nginx}{runtime}" for c in ", "):
             raise ConfigError(
                 f"the nginx path {nginx!r} or the runtime folder {runtime} contains a comma "
-                "or space, which uWSGI's daemon option cannot pass (SERVEKIT_METRICS_DIR)"
+                "or space, which uWSGI's daemon option cannot pass (SERVEKIT_RUNTIME_DIR)"
             )
         options += [
             ("socket", str(runtime / WORKER_SOCKET)),
