@@ -27,13 +27,14 @@ def make_runtime(target: Target, project_dir: Path, settings: Settings | None = 
         chosen = settings if settings is not None else Settings()
         return PythonRuntime(target, project_dir, unit_parameters(chosen.unit_parameters))
     if target.runtime == "r":
-        from servekit.runtimes.r import RRuntime
+        from servekit.runtimes.r import ROptions, RRuntime
 
-        return RRuntime(target, settings if settings is not None else Settings())
+        return RRuntime(target, ROptions.of(settings if settings is not None else Settings()))
     if target.runtime == "onnx":
-        from servekit.runtimes.onnx import OnnxRuntime
+        from servekit.runtimes.onnx import OnnxOptions, OnnxRuntime
 
-        return OnnxRuntime(target, settings if settings is not None else Settings())
+        chosen = settings if settings is not None else Settings()
+        return OnnxRuntime(target, OnnxOptions.of(chosen))
     raise LoadError(
         f"cannot load {target.spec!r}: the {target.runtime} runtime is not part "
         "of this servekit release yet; serve a Python function or class"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,24 +86,40 @@ def choose_providers(available: list[str], configured: str, gpu: bool) -> list[s
     return ["CPUExecutionProvider"]
 
 
-def session(path: str | os.PathLike[str], settings: Settings | None = None) -> Any:
+@dataclass(frozen=True)
+class OnnxOptions:
+    """The ONNX runtime's own settings (``SERVEKIT_ONNX_*``, and the worker count that
+    shares the cores)."""
+
+    threads: int = 0
+    """Intra-op threads per worker; 0 divides the usable cores among the workers."""
+    providers: str = ""
+    """Comma-separated execution providers, best first; empty chooses CUDA or CPU."""
+    processes: int = 1
+    """Worker processes on this machine."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> OnnxOptions:
+        """The ONNX part of ``settings``."""
+        return cls(settings.onnx_threads, settings.onnx_providers, settings.worker_processes)
+
+
+def session(path: str | os.PathLike[str], options: OnnxOptions | Settings | None = None) -> Any:
     """An ``onnxruntime.InferenceSession`` with servekit's provider and thread choices.
 
     For Python models that pre- or post-process around an ONNX graph: call it once, in
-    ``load()``. Settings default to the ``SERVEKIT_*`` environment.
+    ``load()``. Without ``options`` they are the server's (its ``SERVEKIT_*``
+    environment, which servekit hands to every worker).
     """
     ort = _onnxruntime()
-    settings = settings if settings is not None else Settings.from_env(os.environ)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.onnx_threads or max(
-        1, usable_cores() // settings.worker_processes
-    )
-    options.inter_op_num_threads = 1
-    providers = choose_providers(
-        ort.get_available_providers(), settings.onnx_providers, _gpu_allowed()
-    )
+    if not isinstance(options, OnnxOptions):
+        options = OnnxOptions.of(options or Settings.from_env(os.environ))
+    chosen = ort.SessionOptions()
+    chosen.intra_op_num_threads = options.threads or max(1, usable_cores() // options.processes)
+    chosen.inter_op_num_threads = 1
+    providers = choose_providers(ort.get_available_providers(), options.providers, _gpu_allowed())
     try:
-        return ort.InferenceSession(str(path), options, providers=providers)
+        return ort.InferenceSession(str(path), chosen, providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types
         raise LoadError(f"cannot load ONNX model {path}: {exc}") from exc
 
@@ -112,9 +129,9 @@ class OnnxRuntime:
 
     kind = "onnx"
 
-    def __init__(self, target: Target, settings: Settings) -> None:
+    def __init__(self, target: Target, options: OnnxOptions) -> None:
         self.target = target
-        self.settings = settings
+        self.options = options
         self._session: Any = None
 
     def load(self) -> None:
@@ -122,7 +139,7 @@ class OnnxRuntime:
         assert self.target.path is not None
         if not self.target.path.is_file():
             raise LoadError(f"cannot load {self.target.spec!r}: file not found: {self.target.path}")
-        self._session = session(self.target.path, self.settings)
+        self._session = session(self.target.path, self.options)
         self._inputs = self._session.get_inputs()
         self._outputs = [o.name for o in self._session.get_outputs()]
         log.info(

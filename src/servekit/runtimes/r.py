@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -91,14 +92,30 @@ class _Output:
             _output.info("%s", line.decode("utf-8", "replace").rstrip())
 
 
+@dataclass(frozen=True)
+class ROptions:
+    """The R runtime's own settings."""
+
+    simplify: bool = False
+    """Pass JSON arrays of scalars as R vectors (``SERVEKIT_R_SIMPLIFY``)."""
+    timeout: int = 60
+    """Seconds a call may take before the R process is replaced (``SERVEKIT_TIMEOUT``;
+    the async limit in job workers)."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> ROptions:
+        """The R part of ``settings``."""
+        return cls(settings.r_simplify, settings.timeout)
+
+
 class RRuntime:
     """Serves an R function through one persistent Rscript worker."""
 
     kind = "r"
 
-    def __init__(self, target: Target, settings: Settings) -> None:
+    def __init__(self, target: Target, options: ROptions) -> None:
         self.target = target
-        self.settings = settings
+        self.options = options
         self._process: subprocess.Popen[bytes] | None = None
         self._output = _Output()
         self._formals: list[dict[str, Any]] = []
@@ -122,7 +139,7 @@ class RRuntime:
             str(HARNESS),
             str(self.target.path),
             self.target.name,
-            "1" if self.settings.r_simplify else "0",
+            "1" if self.options.simplify else "0",
         ]
         self._process = subprocess.Popen(
             command,
@@ -173,7 +190,7 @@ class RRuntime:
                     "the R worker exited before the call; a new one will answer the next request"
                 ) from None
             try:
-                reply = self._read_line(float(self.settings.timeout))
+                reply = self._read_line(float(self.options.timeout))
             except (Timeout, ModelError):
                 self._stop()
                 raise
