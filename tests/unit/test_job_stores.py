@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from servekit.errors import Conflict
-from tests.job_stores import MakeStore, store_maker  # noqa: F401 (the make_store fixture)
+from tests.job_stores import FakeClock, MakeStore, store_maker  # noqa: F401 (make_store)
 
 
 def test_a_submitted_job_is_queued(make_store: MakeStore) -> None:
@@ -102,13 +102,23 @@ def test_retries_stop_at_max_attempts(make_store: MakeStore) -> None:
     assert (job.state, job.errors) == ("failed", ("e1", "e2"))
 
 
+def pass_time(store: Any, clock: FakeClock, seconds: float) -> None:
+    """Move the store's clock. A Redis store's leases run on the Redis server's own clock
+    (a stream entry's idle time, XAUTOCLAIM), which no test can move: it waits too."""
+    clock.now += seconds
+    if type(store).__name__ == "RedisStore":
+        time.sleep(seconds)
+
+
 def test_an_expired_lease_is_taken_again_and_the_old_one_is_fenced(make_store: MakeStore) -> None:
-    store = make_store(lease_seconds=1.0)
+    clock = FakeClock()
+    store = make_store(clock, lease_seconds=1.0)
     job_id = store.submit(b"p").job_id
     lost = store.lease("dead-worker", 1.0)
     assert lost is not None
+    pass_time(store, clock, 0.8)
     assert store.lease("w2", 0.1) is None, "still leased"
-    time.sleep(1.1)
+    pass_time(store, clock, 0.2)
     again = store.lease("w2", 1.0)
     assert again is not None
     assert (again.job_id, again.attempt, again.redelivered) == (job_id, 2, True)
@@ -124,22 +134,24 @@ def test_an_expired_lease_is_taken_again_and_the_old_one_is_fenced(make_store: M
 
 
 def test_renewing_keeps_a_lease(make_store: MakeStore) -> None:
-    store = make_store(lease_seconds=1.5)
+    clock = FakeClock()
+    store = make_store(clock, lease_seconds=1.5)
     store.submit(b"p")
     lease = store.lease("w1", 1.0)
     assert lease is not None
     for _ in range(4):
-        time.sleep(0.5)
+        pass_time(store, clock, 0.5)
         assert store.renew(lease)
-    assert store.lease("w2", 0.05) is None
+    assert store.lease("w2", 0.05) is None, "held 2 s on a lease of 1.5 s"
     assert store.succeed(lease, b"1")
 
 
 def test_a_lost_last_attempt_fails_the_job(make_store: MakeStore) -> None:
-    store = make_store(lease_seconds=0.5, max_attempts=1)
+    clock = FakeClock()
+    store = make_store(clock, lease_seconds=0.5, max_attempts=1)
     job_id = store.submit(b"p").job_id
     assert store.lease("w1", 1.0) is not None
-    time.sleep(0.7)
+    pass_time(store, clock, 0.7)
     failed: list[str] = []
     assert store.lease("w2", 0.3, failed.append) is None
     assert failed == [job_id], "the caller hears of the job the lease failed"
