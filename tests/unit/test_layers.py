@@ -49,3 +49,20 @@ def test_what_a_layer_may_import_passes(tmp_path: Path) -> None:
     (tmp_path / "servekit" / "http").mkdir()
     (tmp_path / "servekit" / "http" / "app.py").write_text("import flask\n")
     assert violations(tmp_path) == []
+
+
+def test_modules_stay_small() -> None:
+    sizes = {
+        str(path.relative_to(SRC)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in (SRC / "servekit").rglob("*.py")
+    }
+    assert {name: size for name, size in sizes.items() if size > 400} == {}
+
+
+def test_create_app_is_wiring() -> None:
+    import ast
+
+    tree = ast.parse((SRC / "servekit" / "http" / "app.py").read_text(encoding="utf-8"))
+    (found,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "create_app"]
+    assert found.end_lineno is not None
+    assert found.end_lineno - found.lineno < 60
