@@ -99,6 +99,12 @@ class Settings:
         "Model name reported in `release`. Default: the project folder's name (or the module's).",
     )
     model_version: str = _setting("1", "Model version reported in `release`.")
+    model_id: str = _setting(
+        "",
+        "The model id this server answers to in `/models/<id>/<version>/model` (besides "
+        "its model name); empty accepts any id, as Domino's ids are opaque. The version "
+        "there must be `latest` or `SERVEKIT_MODEL_VERSION`.",
+    )
     log_format: str = _setting("json", "Log lines as `json` (one object a line) or `text`.")
     log_level: str = _setting(
         "info", "Least severe log level written: debug, info, warning or error."

@@ -70,7 +70,7 @@ def create_app(
     authenticator = build_authenticator(settings.access_tokens, settings.access_tokens_file)
     plane = state.dataplane
     jobs, live = _async_predictions(settings, state, registry)
-    predictions = Predictions(state, telemetry, settings.max_body_bytes, run)
+    predictions = Predictions(state, telemetry, settings.max_body_bytes, run, settings.model_id)
     seldon = SeldonCodec(plane) if plane is not None else None
     views: dict[str, Any] = {
         "predict": predictions.view,

@@ -14,13 +14,14 @@ from typing import Any
 from flask import Response, request
 
 from servekit import errors
+from servekit.core.release import Release
 from servekit.core.runner import Runner
 from servekit.http.lifecycle import REQUEST_ID
 from servekit.http.state import ServerState
 from servekit.metrics.server import ServerMetrics
 from servekit.protocols.domino import DominoCodec
 
-__all__ = ["Predictions", "not_ready", "read_body", "require_json"]
+__all__ = ["Predictions", "check_model_path", "not_ready", "read_body", "require_json"]
 
 log = logging.getLogger("servekit.http")
 
@@ -67,6 +68,26 @@ def read_body(environ: dict[str, Any], length: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+def check_model_path(path: str, release: Release, model_id: str) -> None:
+    """NotFound unless ``/models/<id>/<version>/model`` names what this server serves:
+    the version ``latest`` or its own, and (with ``model_id`` set) that id or the model's
+    name; any id without it (Domino's ids are opaque). ``/model`` always passes."""
+    if path == "/model":
+        return
+    _, _, given_id, version, _ = path.split("/", 4)
+    served = release.model_version
+    if version not in ("latest", served):
+        raise errors.NotFound(
+            f"this server serves version {served!r} of model {release.model_name!r}, not "
+            f"{version!r}: use /models/{given_id}/{served}/model or "
+            f"/models/{given_id}/latest/model"
+        )
+    if model_id and given_id not in (model_id, release.model_name):
+        raise errors.NotFound(
+            f"this server serves model {model_id!r} ({release.model_name}), not {given_id!r}"
+        )
+
+
 @dataclass
 class Predictions:
     """One prediction from a WSGI environ: the response body, or a ServekitError."""
@@ -75,6 +96,8 @@ class Predictions:
     telemetry: ServerMetrics
     max_body_bytes: int
     run: Runner
+    model_id: str = ""
+    """``SERVEKIT_MODEL_ID`` (:func:`check_model_path`)."""
     _codec: DominoCodec | None = None
 
     def answer(self, environ: dict[str, Any], request_id: str) -> bytes:
@@ -82,6 +105,7 @@ class Predictions:
         plane = self.state.dataplane
         if plane is None:  # while draining, predictions are still served
             raise not_ready(self.state)
+        check_model_path(environ.get("PATH_INFO", ""), plane.release, self.model_id)
         require_json(environ)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
