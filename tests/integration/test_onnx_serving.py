@@ -53,7 +53,8 @@ def test_a_python_model_uses_an_onnx_session_for_the_heavy_part(serve, tmp_path:
 
 
 def test_an_onnx_classifier_over_http(serve, tmp_path: Path) -> None:
-    server = serve(str(classifier(tmp_path / "classifier.onnx")), "--processes", "2")
+    model = str(classifier(tmp_path / "classifier.onnx"))
+    server = serve(model, "--processes", "2", "--model-version", "2")
     reply = post_json(
         f"{server.url}/models/churn/2/model", {"data": {"scores": [[0.0, 0.0], [0.0, 3.0]]}}
     )

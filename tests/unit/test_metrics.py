@@ -100,7 +100,7 @@ def test_latency_buckets_run_from_half_a_millisecond_to_a_minute(client: FlaskCl
 def test_labels_never_carry_request_ids_or_input(client: FlaskClient) -> None:
     for i in range(5):
         client.post(
-            f"/models/id-{i}/v{i}/model",
+            f"/models/id-{i}/latest/model",
             json={"data": {"x": i}},
             headers={"Authorization": "Bearer t0k", "X-Request-ID": f"req-{i}"},
         )
