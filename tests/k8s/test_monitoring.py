@@ -16,8 +16,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from servekit.http import seldon_routes
-from servekit.http.app import _PREDICT_ROUTES
+from servekit.http.routes import ROUTES
 from tests.conftest import http, post_json, write_project
 from tests.k8s.conftest import TEMPLATES, tool
 
@@ -204,7 +203,7 @@ def test_the_dashboard_covers_what_it_promises(scrape: set[str]) -> None:
 
 
 def test_the_prediction_routes_in_the_queries_are_servekits() -> None:
-    routes = set(_PREDICT_ROUTES) | set(seldon_routes.PREDICT)
+    routes = {r.path for r in ROUTES if r.operation in ("prediction", "seldon_predict")}
     for expr in [*panel_exprs(), *(r["expr"] for r in rules()), *adapter_exprs()]:
         for regex in re.findall(r'route=~"([^"]*)"', expr):
             assert set(regex.split("|")) == routes, expr
