@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from servekit.k8s.render import Release, render, templates
+from servekit.k8s.tiers import load_tiers
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = Path(str(templates()))
@@ -123,6 +124,10 @@ def combinations(root: Path) -> dict[str, Path]:
             "fraud", "7", "registry.example.com/fraud:7", ingress="ingress", namespace="risk"
         ),
     }
+    for tier, shape in load_tiers().items():  # the job workers get the tier too
+        releases[f"render:tier-{tier}"] = Release(
+            "churn", "5", "registry.example.com/churn:5", async_workers=True, sizing=shape
+        )
     for case, release in releases.items():
         folder = root / case.replace(":", "-")
         render(release, folder)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from servekit.errors import ConfigError
 from servekit.k8s.checks import parse_setting
+from servekit.k8s.options import add_shape_arguments, shape
 from servekit.k8s.render import Release, parse_canary, render
 
 __all__ = ["add_parser", "run"]
@@ -94,6 +95,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="DIR",
         help="where to write (default: ./k8s/NAME-vVERSION)",
     )
+    add_shape_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -110,6 +112,7 @@ def run(ns: argparse.Namespace) -> int:
         namespace=ns.namespace,
         settings=tuple(parse_setting(text) for text in ns.settings),
         redis_url=ns.redis_url,
+        sizing=shape(ns),
     )
     folder = Path(ns.output) if ns.output else Path("k8s") / release.prefix[:-1]
     written = render(release, folder)

@@ -8,7 +8,6 @@ components asked for. Everything written is plain YAML for ``kubectl apply -k DI
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -17,8 +16,10 @@ from importlib.abc import Traversable
 from pathlib import Path
 
 from servekit.errors import ConfigError
+from servekit.k8s._patches import add, patch, replace
 from servekit.k8s._yaml import to_yaml
 from servekit.k8s.checks import check, parse_canary, redis_target, version_label
+from servekit.k8s.tiers import Sizing, sizing_patches
 
 __all__ = ["Release", "parse_canary", "parse_image", "render", "templates"]
 
@@ -48,6 +49,14 @@ class Release:
     """``--set`` (KEY, VALUE) pairs, merged into the servekit-settings ConfigMap."""
     redis_url: str | None = None
     """The job store of ``async_workers`` (``SERVEKIT_ASYNC_STORE``; KEDA's address too)."""
+    sizing: Sizing | None = None
+    """The pods' resources, nodes and replica bounds (a tier with overrides); ``None``:
+    the templates' (the base's, or the gpu component's with ``gpu``)."""
+
+    @property
+    def gpus(self) -> int:
+        """NVIDIA GPUs per pod (the gpu component is used when there are any)."""
+        return self.sizing.gpus if self.sizing else int(self.gpu)
 
     @property
     def prefix(self) -> str:
@@ -80,38 +89,25 @@ def parse_image(image: str) -> dict[str, str]:
     return {"newName": name, "newTag": tag}
 
 
-def _patch(kind: str, operations: list[dict[str, str]], name: str = "") -> dict[str, object]:
-    target = {"kind": kind, **({"name": name} if name else {})}
-    return {"target": target, "patch": json.dumps(operations)}
-
-
 def _ingress_patches(release: Release) -> list[dict[str, object]]:
     path = f"/models/{release.name}/{release.version}"
-    patches = [_patch("Middleware", [_replace("/spec/stripPrefix/prefixes/0", path)])]
+    patches = [patch("Middleware", [replace("/spec/stripPrefix/prefixes/0", path)])]
     if release.ingress == "traefik":
         match = f"PathPrefix(`{path}/`)"
-        patches.append(_patch("IngressRoute", [_replace("/spec/routes/0/match", match)]))
+        patches.append(patch("IngressRoute", [replace("/spec/routes/0/match", match)]))
     else:
         middleware = f"{release.namespace or 'default'}-{release.prefix}servekit-strip-prefix"
         key = "traefik.ingress.kubernetes.io~1router.middlewares"
         patches.append(
-            _patch(
+            patch(
                 "Ingress",
                 [
-                    _replace("/spec/rules/0/http/paths/0/path", f"{path}/"),
-                    _replace(f"/metadata/annotations/{key}", f"{middleware}@kubernetescrd"),
+                    replace("/spec/rules/0/http/paths/0/path", f"{path}/"),
+                    replace(f"/metadata/annotations/{key}", f"{middleware}@kubernetescrd"),
                 ],
             )
         )
     return patches
-
-
-def _replace(path: str, value: str) -> dict[str, str]:
-    return {"op": "replace", "path": path, "value": value}
-
-
-def _add(path: str, value: str) -> dict[str, str]:
-    return {"op": "add", "path": path, "value": value}
 
 
 def kustomization(release: Release) -> dict[str, object]:
@@ -121,7 +117,7 @@ def kustomization(release: Release) -> dict[str, object]:
         f"templates/components/{part}"
         for part, wanted in (
             ("async-workers", release.async_workers),
-            ("gpu", release.gpu),  # after async-workers: its patch reaches the workers
+            ("gpu", release.gpus > 0),  # after async-workers: its patch reaches the workers
             (f"ingress-path/{release.ingress}", release.ingress is not None),
         )
         if wanted
@@ -139,19 +135,23 @@ def kustomization(release: Release) -> dict[str, object]:
             ],
         }
     ]
+    if release.sizing:
+        processes = dict(release.settings).get("SERVEKIT_PROCESSES")
+        shape = release.sizing
+        patches += sizing_patches(shape, processes or str(shape.processes), release.async_workers)
     if release.async_workers:
         stream = f"servekit:{release.name}:{release.version}:stream"
-        trigger = [_replace("/spec/triggers/0/metadata/stream", stream)]
+        trigger = [replace("/spec/triggers/0/metadata/stream", stream)]
         if release.redis_url:
             address, metadata = redis_target(release.redis_url)
-            trigger += [_add(f"/spec/triggers/0/metadata/{k}", v) for k, v in metadata.items()]
+            trigger += [add(f"/spec/triggers/0/metadata/{k}", v) for k, v in metadata.items()]
             # A patch, not a generator merge: that ConfigMap comes from a component.
             store = [
-                _replace("/data/SERVEKIT_ASYNC_STORE", release.redis_url),
-                _replace("/data/REDIS_ADDRESS", address),
+                replace("/data/SERVEKIT_ASYNC_STORE", release.redis_url),
+                replace("/data/REDIS_ADDRESS", address),
             ]
-            patches.append(_patch("ConfigMap", store, name="servekit-async"))
-        patches.append(_patch("ScaledObject", trigger))
+            patches.append(patch("ConfigMap", store, name="servekit-async"))
+        patches.append(patch("ScaledObject", trigger))
     document: dict[str, object] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
