@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from servekit.k8s.mounts import parse_secret_env, parse_volume
 from servekit.k8s.render import Release, render, templates
 from servekit.k8s.tiers import load_tiers
 
@@ -124,6 +125,23 @@ def combinations(root: Path) -> dict[str, Path]:
             "fraud", "7", "registry.example.com/fraud:7", ingress="ingress", namespace="risk"
         ),
     }
+    releases["render:mounts"] = Release(
+        "churn",
+        "6",
+        "registry.example.com/churn:6",
+        async_workers=True,
+        secret_env=(parse_secret_env("DB_PASSWORD=churn-db/password"),),
+        volumes=(
+            parse_volume("data=pvc:churn-data:/data"),
+            parse_volume("scratch=pvc:churn-scratch:/scratch:rw"),
+        ),
+    )
+    releases["render:hostpath"] = Release(
+        "churn",
+        "7",
+        "registry.example.com/churn:7",
+        volumes=(parse_volume("ref=hostPath:/srv/ref:/ref"),),
+    )
     for tier, shape in load_tiers().items():  # the job workers get the tier too
         releases[f"render:tier-{tier}"] = Release(
             "churn", "5", "registry.example.com/churn:5", async_workers=True, sizing=shape

@@ -161,7 +161,8 @@ def test_checkov_finds_nothing_but_the_justified_skips(checkov_report: dict[str,
     assert summary["failed"] == 0
     assert summary["passed"] > 100
     for skipped in checkov_report["results"].get("skipped_checks", []):
-        assert skipped["check_id"] == "CKV_K8S_9", skipped
+        # The job worker's readiness; Secrets in the environment, with --secret-env only.
+        assert skipped["check_id"] in ("CKV_K8S_9", "CKV_K8S_35"), skipped
         assert len(skipped["suppress_comment"]) > 40, "every skip says why"
 
 

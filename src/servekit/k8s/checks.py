@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from servekit.errors import ConfigError
+from servekit.k8s.mounts import check_mounts
 from servekit.settings import Settings, env_name, parse_value
 
 if TYPE_CHECKING:
@@ -98,10 +99,19 @@ def check(release: Release) -> None:
         parse_setting(f"{key}={value}")
         if keys.count(key) > 1:
             raise ConfigError(f"--set {key} is given more than once")
+    taken = {**_OWNED, **{key: "--set" for key, _ in release.settings}}
+    check_mounts(release.secret_env, release.volumes, taken)
+    for entry in release.secret_env:
+        if entry.name.startswith("SERVEKIT_") and entry.name not in _setting_fields():
+            raise ConfigError(f"--secret-env {entry.name}: servekit has no such setting")
     if release.redis_url is not None:
         if not release.async_workers:
             raise ConfigError("--redis-url is the job store of --async: give --async too")
         redis_target(release.redis_url)
+
+
+def _setting_fields() -> dict[str, dataclasses.Field[object]]:
+    return {env_name(f.name): f for f in dataclasses.fields(Settings)}
 
 
 def parse_setting(text: str) -> tuple[str, str]:
@@ -118,7 +128,7 @@ def parse_setting(text: str) -> tuple[str, str]:
     if key in _OWNED:
         raise ConfigError(f"--set {key}: set by {_OWNED[key]}, not --set")
     if key.startswith("SERVEKIT_"):
-        fields = {env_name(f.name): f for f in dataclasses.fields(Settings)}
+        fields = _setting_fields()
         if key not in fields:
             raise ConfigError(f"--set {key}: servekit has no such setting (`servekit --help`)")
         field = fields[key]

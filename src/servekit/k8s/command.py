@@ -14,7 +14,7 @@ from pathlib import Path
 
 from servekit.errors import ConfigError
 from servekit.k8s.checks import parse_setting
-from servekit.k8s.options import add_shape_arguments, shape
+from servekit.k8s.options import add_mount_arguments, add_shape_arguments, mounts, shape
 from servekit.k8s.render import Release, parse_canary, render
 
 __all__ = ["add_parser", "run"]
@@ -96,11 +96,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="where to write (default: ./k8s/NAME-vVERSION)",
     )
     add_shape_arguments(parser)
+    add_mount_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(ns: argparse.Namespace) -> int:
     """Run ``servekit k8s render``: write the folder, print the rendered YAML; 0 on success."""
+    secret_env, volumes = mounts(ns)
     release = Release(
         name=ns.name,
         version=ns.version,
@@ -113,6 +115,8 @@ def run(ns: argparse.Namespace) -> int:
         settings=tuple(parse_setting(text) for text in ns.settings),
         redis_url=ns.redis_url,
         sizing=shape(ns),
+        secret_env=secret_env,
+        volumes=volumes,
     )
     folder = Path(ns.output) if ns.output else Path("k8s") / release.prefix[:-1]
     written = render(release, folder)

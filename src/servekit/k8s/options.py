@@ -7,9 +7,10 @@ import argparse
 from pathlib import Path
 
 from servekit.errors import ConfigError
+from servekit.k8s.mounts import SecretEnv, Volume, parse_secret_env, parse_volume
 from servekit.k8s.tiers import Sizing, default_tiers_file, load_tiers, sizing
 
-__all__ = ["add_shape_arguments", "shape"]
+__all__ = ["add_mount_arguments", "add_shape_arguments", "mounts", "shape"]
 
 
 def _count(text: str) -> int:
@@ -84,4 +85,37 @@ def shape(ns: argparse.Namespace) -> Sizing | None:
         replicas=ns.replicas,
         min_replicas=ns.min_replicas,
         max_replicas=ns.max_replicas,
+    )
+
+
+def add_mount_arguments(parser: argparse.ArgumentParser) -> None:
+    """--secret-env and --volume (both repeatable)."""
+    group = parser.add_argument_group(
+        "secrets and volumes",
+        "Added to every container that runs the model (the job workers' too).",
+    )
+    group.add_argument(
+        "--secret-env",
+        metavar="NAME=SECRET/KEY",
+        action="append",
+        default=[],
+        help="the environment variable NAME from the key KEY of your Secret SECRET (a "
+        "password, an API key); the pod waits until the Secret exists; repeatable",
+    )
+    group.add_argument(
+        "--volume",
+        metavar="NAME=pvc:CLAIM:/MOUNT[:ro|:rw]",
+        action="append",
+        default=[],
+        help="mount a PersistentVolumeClaim at /MOUNT (read-only unless :rw), or "
+        "NAME=hostPath:/PATH:/MOUNT[:ro], a node's directory, read-only (hostPath leaves "
+        "the restricted Pod Security level); repeatable",
+    )
+
+
+def mounts(ns: argparse.Namespace) -> tuple[tuple[SecretEnv, ...], tuple[Volume, ...]]:
+    """The Secret-backed variables and the volumes the options ask for."""
+    return (
+        tuple(parse_secret_env(text) for text in ns.secret_env),
+        tuple(parse_volume(text) for text in ns.volume),
     )

@@ -19,6 +19,7 @@ from servekit.errors import ConfigError
 from servekit.k8s._patches import add, patch, replace
 from servekit.k8s._yaml import to_yaml
 from servekit.k8s.checks import check, parse_canary, redis_target, version_label
+from servekit.k8s.mounts import SecretEnv, Volume, mount_patches
 from servekit.k8s.tiers import Sizing, sizing_patches
 
 __all__ = ["Release", "parse_canary", "parse_image", "render", "templates"]
@@ -52,6 +53,10 @@ class Release:
     sizing: Sizing | None = None
     """The pods' resources, nodes and replica bounds (a tier with overrides); ``None``:
     the templates' (the base's, or the gpu component's with ``gpu``)."""
+    secret_env: tuple[SecretEnv, ...] = ()
+    """Environment variables from keys of the user's Secrets (``--secret-env``)."""
+    volumes: tuple[Volume, ...] = ()
+    """Volumes mounted into the model's containers (``--volume``), read-only by default."""
 
     @property
     def gpus(self) -> int:
@@ -139,6 +144,7 @@ def kustomization(release: Release) -> dict[str, object]:
         processes = dict(release.settings).get("SERVEKIT_PROCESSES")
         shape = release.sizing
         patches += sizing_patches(shape, processes or str(shape.processes), release.async_workers)
+    patches += mount_patches(release.secret_env, release.volumes, release.async_workers)
     if release.async_workers:
         stream = f"servekit:{release.name}:{release.version}:stream"
         trigger = [replace("/spec/triggers/0/metadata/stream", stream)]
