@@ -7,6 +7,8 @@ over 50 ms at 100 requests/s, or any error). ``--micro`` runs the in-process
 microbenchmarks with pytest-benchmark instead. The full run (and ``--fronts``, echo and
 numpy only) also compares servekit's nginx front with its direct one (uWSGI's
 http-socket), with keep-alive clients and without, and the CPU each process spends.
+``--against REV`` also runs servekit as it was at git revision REV, beside the working
+tree's, and prints every figure of the pair and their ratio (:mod:`benchmarks.against`).
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import platform
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from benchmarks.against import AgainstError, Old, checkout, interleave
 from benchmarks.load import closed_loop, open_loop
 from benchmarks.servers import ROOT, start
+from benchmarks.tables import against_tables, front_table, table
 
 MODELS: dict[str, tuple[str, dict[str, Any], bytes]] = {
     "echo": (
@@ -94,10 +99,15 @@ SERVERS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def run(
-    models: list[str], open_seconds: float, closed_seconds: float, fronts: bool = False
+    models: list[str],
+    open_seconds: float,
+    closed_seconds: float,
+    fronts: bool = False,
+    against: Old | None = None,
 ) -> dict[str, Any]:
     """Every model on every server; with ``fronts``, also servekit's direct front, and
-    keep-alive clients (open and closed loop) for all."""
+    keep-alive clients (open and closed loop) for all; with ``against``, each servekit
+    run also at that revision, the two in turn (which goes first alternates by model)."""
     server_cpus, processes, load_cpu = layout()
     os.sched_setaffinity(0, {load_cpu})  # this process is the open-loop generator
     print(f"# machine: {machine()}", flush=True)
@@ -108,12 +118,15 @@ def run(
     )
     results: list[dict[str, Any]] = []
     port = 18600
+    if against is not None:  # before anything is measured
+        against.check_import()
+        against.check_served(server_cpus, processes, port)
     if "onnx" in models:
         from benchmarks.models.onnx_logreg import build
 
         build(ONNX_MODEL)
         os.environ["BENCH_ONNX_MODEL"] = str(ONNX_MODEL)
-    for model in models:
+    for index, model in enumerate(models):
         if model == "onnx":
             targets, document, expect = ONNX_TARGETS, ONNX_BODY, b'"probability"'
         elif model == "r":  # R echo against servekit's own Python echo
@@ -129,11 +142,14 @@ def run(
         names = ["baseline", "servekit"]
         if fronts and model in ("echo", "numpy"):
             names.append("servekit-direct")
+        if against is not None:
+            names = interleave(names, against, old_first=index % 2 == 0)
         for name in names:
             port += 1
-            kind, extra = SERVERS[name]
+            server_name, _, rev = name.partition("@")  # servekit@REV: at that revision
+            kind, extra = SERVERS[server_name]
             kind = "servekit" if model == "r" else kind  # both sides are servekit for R
-            target = targets.get(name, targets["servekit"])
+            target = targets.get(server_name, targets["servekit"])
             server = start(
                 kind,
                 str(ROOT / target),
@@ -142,6 +158,7 @@ def run(
                 server_cpus,
                 ("/model", body, expect),
                 extra=extra,
+                src=against.src if against is not None and rev else None,
             )
             row: dict[str, Any] = {"server": name, "model": model}
             try:
@@ -189,63 +206,8 @@ def run(
         "open_seconds": open_seconds,
         "closed_seconds": closed_seconds,
         "runs": results,
+        **({"against": against.to_dict()} if against is not None else {}),
     }
-
-
-def table(report: dict[str, Any]) -> str:
-    """The markdown table: every figure for servekit and the baseline, and their ratio."""
-    lines = [
-        "| model | figure | servekit | baseline | servekit/baseline |",
-        "|---|---|---:|---:|---:|",
-    ]
-    figures = [
-        ("p50 ms @100 rps", lambda r: r["open_loop"]["p50_ms"]),
-        ("p90 ms @100 rps", lambda r: r["open_loop"]["p90_ms"]),
-        ("p99 ms @100 rps", lambda r: r["open_loop"]["p99_ms"]),
-        ("max ms @100 rps", lambda r: r["open_loop"]["max_ms"]),
-        ("errors", lambda r: r["open_loop"]["errors"] + r["closed_loop"]["errors"]),
-        ("saturation req/s", lambda r: r["closed_loop"]["requests_per_second"]),
-        ("cold start s", lambda r: r["cold_start_s"]),
-        ("peak RSS per worker MB", lambda r: r["peak_worker_rss_mb"]),
-        ("peak RSS process tree MB", lambda r: r["peak_tree_rss_mb"]),
-    ]
-    runs = {(r["model"], r["server"]): r for r in report["runs"]}
-    for model in dict.fromkeys(r["model"] for r in report["runs"]):
-        ours, base = runs[(model, "servekit")], runs[(model, "baseline")]
-        for label, get in figures:
-            a, b = get(ours), get(base)
-            ratio = f"{a / b:.2f}" if b else "-"
-            lines.append(f"| {model} | {label} | {a:.2f} | {b:.2f} | {ratio} |")
-    return "\n".join(lines)
-
-
-def front_table(report: dict[str, Any]) -> str:
-    """The nginx front against the direct one (uWSGI's http-socket), per model."""
-    runs = {(r["model"], r["server"]): r for r in report["runs"]}
-    figures = [
-        ("p50 ms @100 rps, new connection each", "open_loop", "p50_ms"),
-        ("p99 ms @100 rps, new connection each", "open_loop", "p99_ms"),
-        ("p50 ms @100 rps, keep-alive client", "open_loop_keepalive", "p50_ms"),
-        ("p99 ms @100 rps, keep-alive client", "open_loop_keepalive", "p99_ms"),
-        ("saturation req/s, Connection: close", "closed_loop", "requests_per_second"),
-        ("saturation req/s, keep-alive", "closed_loop_keepalive", "requests_per_second"),
-        ("errors (keep-alive runs)", "closed_loop_keepalive", "errors"),
-        ("CPU us/request in uWSGI workers (keep-alive)", "cpu_us_per_request", "worker"),
-        ("CPU us/request in nginx (keep-alive)", "cpu_us_per_request", "nginx"),
-    ]
-    lines = [
-        "| model | figure | nginx front | direct front | nginx/direct |",
-        "|---|---|---:|---:|---:|",
-    ]
-    for model in dict.fromkeys(r["model"] for r in report["runs"]):
-        nginx, direct = runs.get((model, "servekit")), runs.get((model, "servekit-direct"))
-        if nginx is None or direct is None or "closed_loop_keepalive" not in nginx:
-            continue
-        for label, part, key in figures:
-            a, b = nginx[part].get(key, 0.0), direct[part].get(key, 0.0)
-            ratio = f"{a / b:.2f}" if b else "-"
-            lines.append(f"| {model} | {label} | {a:.2f} | {b:.2f} | {ratio} |")
-    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def verdicts(report: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -298,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the front comparison: echo and numpy on the nginx and direct fronts",
     )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also run servekit as it was at git revision REV (a commit, tag, HEAD~1...)",
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/latest.json"))
     args = parser.parse_args(argv)
     if args.micro:
@@ -318,15 +285,23 @@ def main(argv: list[str] | None = None) -> int:
     models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
     if args.fronts:
         models = ["echo", "numpy"]
-    report = run(
-        models,
-        open_seconds=10 if args.short else 20,
-        closed_seconds=5 if args.short else 10,
-        fronts=not args.short,
-    )
+    try:
+        with checkout(args.against) if args.against else nullcontext() as against:
+            report = run(
+                models,
+                open_seconds=10 if args.short else 20,
+                closed_seconds=5 if args.short else 10,
+                fronts=not args.short,
+                against=against,
+            )
+    except AgainstError as exc:
+        print(f"python -m benchmarks: {exc}", file=sys.stderr)
+        return 2
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
+    for pair in against_tables(report):
+        print(f"\n{pair}")
     fronts = front_table(report)
     if fronts:
         print(fronts)

@@ -1,14 +1,17 @@
 """Start the two servers under test the same way: uWSGI, same processes, same cores.
 
-``servekit`` is started with its real command (``python -m servekit serve``); the baseline
-is a bare Flask app on uWSGI (:mod:`benchmarks.baseline_app`). Each runs pinned to the
-server cores (taskset), its cold start is timed from process start to the first correct
-answer, and the resident memory of its whole process tree is sampled while it runs.
+``servekit`` is started with its real command (``python -m servekit serve``), from the
+working tree or, with ``src``, from another tree's ``src`` folder (``--against``); the
+baseline is a bare Flask app on uWSGI (:mod:`benchmarks.baseline_app`). Each runs pinned
+to the server cores (taskset), its cold start is timed from process start to the first
+correct answer, and the resident memory of its whole process tree is sampled while it
+runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from benchmarks.load import _one, http_request
 
-__all__ = ["Server", "start"]
+__all__ = ["Server", "pythonpath", "start"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,9 +117,12 @@ class Server:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+            except BaseException as exc:  # too slow to stop, or Ctrl-C while waiting
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
+                if not isinstance(exc, subprocess.TimeoutExpired):
+                    raise
 
 
 def start(
@@ -128,10 +134,13 @@ def start(
     probe: tuple[str, bytes, bytes],
     timeout: float = 30.0,
     extra: tuple[str, ...] = (),
+    src: Path | None = None,
+    log: Path | None = None,
 ) -> Server:
     """Start ``servekit`` (with ``extra`` flags) or ``baseline`` serving ``target``; wait
-    for a correct answer."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for a correct answer. ``src``: import servekit from that folder first (uWSGI's workers
+    inherit the environment); ``log``: the server's output goes there."""
+    env = {**os.environ, "PYTHONPATH": pythonpath(src)}
     if name == "servekit":
         command = [
             sys.executable,
@@ -176,25 +185,35 @@ def start(
         if sys.prefix != sys.base_prefix:
             command += ["--home", sys.prefix]
     started = time.perf_counter()
-    process = subprocess.Popen(
-        ["taskset", "-c", cpus, *command],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with open(log or os.devnull, "wb") as output:  # the child keeps its own copy
+        process = subprocess.Popen(
+            ["taskset", "-c", cpus, *command],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=output,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = Server(name, process, port)
     threading.Thread(target=server.sample_memory, daemon=True).start()
     path, body, expect = probe
     request = http_request(path, body)
-    while time.perf_counter() - started < timeout:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode} during start")
-        if not asyncio.run(_one(port, request, expect, 1.0)):
-            server.cold_start_s = time.perf_counter() - started
-            return server
-        time.sleep(0.01)
+    try:
+        while time.perf_counter() - started < timeout:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode} during start")
+            if not asyncio.run(_one(port, request, expect, 1.0)):
+                server.cold_start_s = time.perf_counter() - started
+                return server
+            time.sleep(0.01)
+    except BaseException:  # Ctrl-C while waiting: no server left behind
+        server.stop()
+        raise
     server.stop()
     raise RuntimeError(f"{name} gave no correct answer within {timeout} s")
+
+
+def pythonpath(src: Path | None = None) -> str:
+    """PYTHONPATH for a server: ``src`` (another tree's servekit) before the repository."""
+    return str(ROOT) if src is None else f"{src}{os.pathsep}{ROOT}"

@@ -1,0 +1,76 @@
+"""The result tables: each figure for two servers and their ratio, in markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["against_tables", "front_table", "table"]
+
+
+def table(report: dict[str, Any], ours: str = "servekit", other: str = "baseline") -> str:
+    """The markdown table: every figure for ``ours`` and ``other`` (the baseline, or
+    servekit at another revision), and their ratio; empty if no model ran both."""
+    lines = [f"| model | figure | {ours} | {other} | {ours}/{other} |", "|---|---|---:|---:|---:|"]
+    figures = [
+        ("p50 ms @100 rps", lambda r: r["open_loop"]["p50_ms"]),
+        ("p90 ms @100 rps", lambda r: r["open_loop"]["p90_ms"]),
+        ("p99 ms @100 rps", lambda r: r["open_loop"]["p99_ms"]),
+        ("max ms @100 rps", lambda r: r["open_loop"]["max_ms"]),
+        ("errors", lambda r: r["open_loop"]["errors"] + r["closed_loop"]["errors"]),
+        ("saturation req/s", lambda r: r["closed_loop"]["requests_per_second"]),
+        ("cold start s", lambda r: r["cold_start_s"]),
+        ("peak RSS per worker MB", lambda r: r["peak_worker_rss_mb"]),
+        ("peak RSS process tree MB", lambda r: r["peak_tree_rss_mb"]),
+    ]
+    runs = {(r["model"], r["server"]): r for r in report["runs"]}
+    for model in dict.fromkeys(r["model"] for r in report["runs"]):
+        if (model, ours) not in runs or (model, other) not in runs:
+            continue
+        for label, get in figures:
+            a, b = get(runs[(model, ours)]), get(runs[(model, other)])
+            ratio = f"{a / b:.2f}" if b else "-"
+            lines.append(f"| {model} | {label} | {a:.2f} | {b:.2f} | {ratio} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def front_table(report: dict[str, Any]) -> str:
+    """The nginx front against the direct one (uWSGI's http-socket), per model."""
+    runs = {(r["model"], r["server"]): r for r in report["runs"]}
+    figures = [
+        ("p50 ms @100 rps, new connection each", "open_loop", "p50_ms"),
+        ("p99 ms @100 rps, new connection each", "open_loop", "p99_ms"),
+        ("p50 ms @100 rps, keep-alive client", "open_loop_keepalive", "p50_ms"),
+        ("p99 ms @100 rps, keep-alive client", "open_loop_keepalive", "p99_ms"),
+        ("saturation req/s, Connection: close", "closed_loop", "requests_per_second"),
+        ("saturation req/s, keep-alive", "closed_loop_keepalive", "requests_per_second"),
+        ("errors (keep-alive runs)", "closed_loop_keepalive", "errors"),
+        ("CPU us/request in uWSGI workers (keep-alive)", "cpu_us_per_request", "worker"),
+        ("CPU us/request in nginx (keep-alive)", "cpu_us_per_request", "nginx"),
+    ]
+    lines = [
+        "| model | figure | nginx front | direct front | nginx/direct |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for model in dict.fromkeys(r["model"] for r in report["runs"]):
+        nginx, direct = runs.get((model, "servekit")), runs.get((model, "servekit-direct"))
+        if nginx is None or direct is None or "closed_loop_keepalive" not in nginx:
+            continue
+        for label, part, key in figures:
+            a, b = nginx[part].get(key, 0.0), direct[part].get(key, 0.0)
+            ratio = f"{a / b:.2f}" if b else "-"
+            lines.append(f"| {model} | {label} | {a:.2f} | {b:.2f} | {ratio} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def against_tables(report: dict[str, Any]) -> list[str]:
+    """With ``--against REV``: servekit (and its direct front, if it ran) now against
+    the same at REV, each with a line naming the commit."""
+    if "against" not in report:
+        return []
+    rev, commit = report["against"]["rev"], report["against"]["commit"]
+    found = []
+    for name in ("servekit", "servekit-direct"):
+        pair = table(report, name, f"{name}@{rev}")
+        if pair:
+            found.append(f"{name} (working tree) against {name}@{rev} ({commit}):\n{pair}")
+    return found
