@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -132,10 +134,10 @@ def test_sigterm_while_workers_are_still_importing_exits_zero(tmp_path: Path) ->
         time.sleep(1.0)
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
+    finally:  # the whole group: a worker must not outlive a failed test
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
     assert process.returncode == 0, output.decode(errors="replace")[-2000:]
 
 
