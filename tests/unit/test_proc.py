@@ -1,19 +1,16 @@
-"""The private runtime folder, and the pid file that is only a hint."""
+"""The private runtime folder (the pid file that is only a hint is tested against a real
+child process in tests/components/test_proc.py)."""
 
 from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from servekit._proc import parent_of, prepare_start_dir, private_dir
+from servekit._proc import prepare_start_dir, private_dir
 from servekit.errors import ConfigError
-from servekit.serving import drain
-from servekit.serving.jobs import PIDFILE
 
 
 def mode(path: Path) -> int:
@@ -62,22 +59,3 @@ def test_a_link_in_place_of_the_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(target)
     with pytest.raises(ConfigError, match="is not a folder"):
         prepare_start_dir(tmp_path / "link", 1)
-
-
-def test_the_job_pid_file_names_a_process_only_if_it_is_the_masters_child(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        (tmp_path / PIDFILE).write_text(str(child.pid))
-        assert parent_of(child.pid) == os.getpid()
-        # In a worker, os.getppid() is the uWSGI master: a process that is not its child
-        # (an unrelated one named by a planted file) is never signalled.
-        assert drain._job_supervisor(tmp_path) == 0
-        monkeypatch.setattr(os, "getppid", os.getpid)  # now the sleeper is "our" daemon
-        assert drain._job_supervisor(tmp_path) == child.pid
-        (tmp_path / PIDFILE).write_text("1")
-        assert drain._job_supervisor(tmp_path) == 0
-    finally:
-        child.kill()
-        child.wait()

@@ -1,10 +1,10 @@
 """What only one store does: store URLs, SQLite's file (its mode, its schema from an
-earlier release, many processes), and a Redis that cannot take writes. The behaviour
-every store shares is in ``test_job_stores.py``."""
+earlier release), and a Redis that cannot be reached. Many processes on one SQLite file
+and a Redis that cannot take writes are in tests/components/jobs/test_store_backends.py;
+the behaviour every store shares is in tests/components/jobs/test_job_stores.py."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
 import stat
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from servekit.errors import ConfigError, StoreUnavailable, TooManyRequests
+from servekit.errors import ConfigError, StoreUnavailable
 from servekit.jobs import JobPolicy, open_store
 from servekit.jobs.sqlite import SqliteStore
-from tests.conftest import free_port, start_redis, stop_process
+from tests.conftest import free_port
 
 
 @pytest.mark.parametrize(
@@ -90,23 +90,6 @@ def test_sqlite_keeps_namespaces_apart(tmp_path: Path) -> None:
     assert a.depth() == 1
     a.close()
     b.close()
-
-
-def _open_and_submit(path: str) -> str:
-    store = SqliteStore(Path(path), JobPolicy())
-    job_id = store.submit(b"p").job_id
-    store.close()
-    return job_id
-
-
-def test_many_processes_can_create_one_database_at_once(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("spawn")
-    for round_ in range(3):
-        path = str(tmp_path / f"jobs-{round_}.db")
-        with context.Pool(8) as pool:
-            ids = pool.map(_open_and_submit, [path] * 16)
-        assert len(set(ids)) == 16
-        assert SqliteStore(Path(path), JobPolicy()).depth() == 16
 
 
 FILES = ("jobs.db", "jobs.db-wal", "jobs.db-shm")
@@ -186,45 +169,9 @@ def test_a_database_of_an_earlier_release_is_brought_up_to_date(tmp_path: Path) 
     store.close()
 
 
-def _submit_many(path: str) -> int:
-    store = SqliteStore(Path(path), JobPolicy(max_queued=30))
-    accepted = 0
-    for n in range(10):
-        try:
-            store.submit(f"{os.getpid()}-{n}".encode())
-            accepted += 1
-        except TooManyRequests:
-            pass
-    store.close()
-    return accepted
-
-
-def test_processes_submitting_at_once_never_queue_past_the_limit(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.db"
-    with multiprocessing.get_context("spawn").Pool(6) as pool:
-        accepted = pool.map(_submit_many, [str(path)] * 12)
-    assert sum(accepted) == 30
-    store = SqliteStore(path, JobPolicy())
-    assert store.depth() == 30
-    store.close()
-
-
 def test_an_unreachable_redis_is_store_unavailable() -> None:
     store = open_store(f"redis://:hunter2@127.0.0.1:{free_port()}/0", JobPolicy())
     with pytest.raises(StoreUnavailable, match="cannot reach the job store") as caught:
         store.submit(b"p")
     assert "hunter2" not in caught.value.message
     assert caught.value.status == 503
-
-
-def test_a_read_only_redis_is_store_unavailable(tmp_path: Path) -> None:
-    # A replica whose master is gone refuses writes (READONLY), as during a failover.
-    process, url = start_redis(tmp_path, "--replicaof", "127.0.0.1", str(free_port()))
-    try:
-        store = open_store(url, JobPolicy())
-        with pytest.raises(StoreUnavailable, match="ReadOnlyError") as caught:
-            store.submit(b"p")
-        assert caught.value.status == 503
-        store.close()
-    finally:
-        stop_process(process)

@@ -1,8 +1,8 @@
-"""The nginx front's configuration, rendered from the settings (servekit.serving.front)."""
+"""The nginx front's configuration, rendered from the settings (servekit.serving.front);
+nginx's own check of it (``nginx -t``) is in tests/components/serving/test_front_config.py."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,6 @@ import pytest
 from servekit.errors import ConfigError
 from servekit.serving import front
 from servekit.settings import Settings
-from tests.ingress import nginx_binary
 
 
 def render(tmp_path: Path, **fields: object) -> str:
@@ -47,16 +46,6 @@ def test_the_settings_become_nginx_limits(tmp_path: Path) -> None:
     assert '"code":"WORKER_LOST"' in text
 
 
-def test_the_rendered_configuration_is_valid_nginx(tmp_path: Path) -> None:
-    (tmp_path / "nginx").mkdir()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(render(tmp_path, metrics_port=9100, host="::1"))
-    checked = subprocess.run(
-        [nginx_binary(), "-t", "-q", "-c", str(conf)], capture_output=True, text=True, check=False
-    )
-    assert checked.returncode == 0, checked.stderr
-
-
 def test_auto_falls_back_to_direct_and_nginx_without_it_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -67,15 +56,6 @@ def test_auto_falls_back_to_direct_and_nginx_without_it_is_an_error(
         front.front_of(Settings(front="nginx"))
     monkeypatch.setattr(front, "find_nginx", lambda: "/usr/sbin/nginx")
     assert front.front_of(Settings(front="auto")) == ("nginx", "/usr/sbin/nginx")
-
-
-def test_a_taken_port_is_one_clear_error(tmp_path: Path) -> None:
-    import socket
-
-    with socket.create_server(("127.0.0.1", 0)) as taken:
-        port = taken.getsockname()[1]
-        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
-            front.prepare_nginx(Settings(port=port), tmp_path, nginx_binary())
 
 
 def test_error_bodies_that_would_break_nginx_quoting_are_refused() -> None:

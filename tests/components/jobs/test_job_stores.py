@@ -1,7 +1,7 @@
 """The JobStore contract, run against every store: the in-memory fake, SQLite and a
 real Redis server (started by the ``redis_url`` fixture on a loopback port). The queue's
 limits (its size, its waiting time) are in ``test_job_queue_limits.py``; what only one
-store does is in ``test_store_backends.py``."""
+store does is in ``test_store_backends.py`` (here, and in tests/unit/jobs)."""
 
 from __future__ import annotations
 

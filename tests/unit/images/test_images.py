@@ -1,4 +1,5 @@
-"""`servekit build`'s pieces: .modelignore, the plan and its Dockerfile, engines, progress."""
+"""`servekit build`'s pieces: .modelignore, the plan and its Dockerfile, engines, progress
+(a build with a fake podman is in tests/components/images/test_images.py)."""
 
 from __future__ import annotations
 
@@ -369,22 +370,3 @@ def test_dockerfile_only_writes_both_files_and_keeps_a_users_own(
     assert main(["build", str(tmp_path), "--target", "model.py:predict", "--dockerfile-only"]) == 2
     assert "servekit did not write it" in capsys.readouterr().err
     assert (tmp_path / "Dockerfile").read_text() == "FROM mine\n"
-
-
-def test_a_missing_default_base_image_is_never_pulled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # A fake podman that has no images and records what it was asked.
-    calls = tmp_path / "calls"
-    fake = tmp_path / "bin" / "podman"
-    fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexit 1\n')
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
-    write_project(tmp_path / "p", {"model.py": ""})
-    argv = ["build", str(tmp_path / "p"), "--target", "model.py:predict", "--engine", "podman"]
-    assert main([*argv, "--quiet"]) == 2
-    assert f"the base image servekit/cpu:{__version__} is not on this machine" in (
-        capsys.readouterr().err
-    )
-    assert calls.read_text().split() == ["image", "exists", f"servekit/cpu:{__version__}"]

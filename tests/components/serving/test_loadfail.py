@@ -1,5 +1,8 @@
-"""A model that cannot load is said once per start, and the server exits 2
-(:mod:`servekit.serving.loadfail`); the real server is tested in test_uwsgi_serving."""
+"""A model that cannot load, across processes (:mod:`servekit.serving.loadfail`): of many
+forked children failing at once exactly one claims the error, and a forked stand-in for
+uWSGI's master exits 2 after a failed load. It forks, so it is not with the in-process
+rest in tests/unit/serving/test_loadfail.py; the real server is tested in
+test_uwsgi_serving."""
 
 from __future__ import annotations
 
@@ -8,10 +11,7 @@ import multiprocessing
 import os
 from pathlib import Path
 
-import pytest
-
 from servekit._proc import MULTIPROC_ENV
-from servekit.errors import LoadError
 from servekit.serving import loadfail, uwsgi_log
 
 
@@ -32,29 +32,6 @@ def test_of_many_processes_failing_at_once_exactly_one_claims(tmp_path: Path) ->
     assert loadfail.claimed(tmp_path)
     assert not loadfail.claimed(tmp_path / "elsewhere")
     assert not loadfail.claimed(None)
-
-
-def test_without_a_writable_folder_the_error_is_still_said(tmp_path: Path) -> None:
-    assert loadfail.claim(None)
-    assert loadfail.claim(tmp_path / "gone")  # never lose the error over the marker
-
-
-def test_the_first_failure_is_reported_the_others_at_debug(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
-) -> None:
-    caplog.set_level(logging.DEBUG, "servekit.load")
-    for _ in range(3):
-        loadfail.report(LoadError("cannot load 'm.py:M': boom"), tmp_path)
-    assert capfd.readouterr().err == "servekit: error: cannot load 'm.py:M': boom\n"
-    debug = [r for r in caplog.records if r.name == "servekit.load"]
-    assert [r.levelno for r in debug] == [logging.DEBUG, logging.DEBUG]
-    loadfail.report(LoadError("the store is gone"), tmp_path, loadfail.JOBS_MARKER)
-    assert capfd.readouterr().err == "servekit: error: the store is gone\n"  # its own marker
-
-
-def test_the_start_folder_is_the_metrics_folders_parent(tmp_path: Path) -> None:
-    assert loadfail.start_folder({MULTIPROC_ENV: str(tmp_path / "metrics")}) == tmp_path
-    assert loadfail.start_folder({}) is None
 
 
 def _exit_status(folder: Path, chunks: list[str], level: int) -> tuple[int, bytes]:
@@ -95,10 +72,3 @@ def test_a_normal_stop_keeps_uwsgis_status_and_lines(tmp_path: Path) -> None:
     status, output = _exit_status(folder, STOP, logging.INFO)
     assert status == 22
     assert output.count(b'"logger":"uwsgi"') == 2
-
-
-def test_uwsgis_own_load_failure_lines_are_debug() -> None:
-    for line in ("OOPS ! failed loading app in worker 1 (pid 7)", "need-app requested, bye"):
-        found = uwsgi_log.classify(line)
-        assert found is not None
-        assert found.level == logging.DEBUG
