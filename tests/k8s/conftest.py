@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from servekit.k8s.model import add_version, read_model, write_model
 from servekit.k8s.mounts import parse_secret_env, parse_volume
+from servekit.k8s.promote import promoted
 from servekit.k8s.render import Release, render, templates
 from servekit.k8s.tiers import load_tiers
 
@@ -150,6 +152,49 @@ def combinations(root: Path) -> dict[str, Path]:
         folder = root / case.replace(":", "-")
         render(release, folder)
         cases[case] = folder
+    cases.update(model_cases(root / "models"))
+    return cases
+
+
+PROMOTIONS: dict[str, list[tuple[str | None, int, bool]]] = {
+    "gateway": [("3", 10, False), ("3", 50, False), ("3", 100, False), (None, 100, True)],
+    "ingress": [("3", 100, False), (None, 100, True)],  # a plain Ingress has no weights
+}
+"""Each form's promote sequence: (--to, --weight, --rollback) in turn."""
+PROMOTIONS["traefik"] = PROMOTIONS["gateway"]
+
+
+def model_cases(root: Path) -> dict[str, Path]:
+    """Versions 2 and 3 of a model in each route form, with the model's folder as render
+    writes it (``model:FORM``) and after each promote step (``model:FORM-N``), each with
+    both versions so that the routes' Services resolve."""
+    cases = {}
+    for form, steps in PROMOTIONS.items():
+        namespace = "risk" if form == "ingress" else None
+        ingress = None if form == "gateway" else form
+        versions = []
+        for version in ("2", "3"):
+            release = Release(
+                "churn", version, f"r/churn:{version}", ingress=ingress, namespace=namespace
+            )
+            versions.append(str(render(release, root / form / f"churn-v{version}")[0].parent))
+            add_version(root / form / "churn", release)
+        state = read_model(root / form / "churn")
+        assert state is not None
+        for index, step in enumerate([None, *steps]):
+            if step:
+                state = promoted(state, *step)
+            snapshot = root / form / f"step-{index}" / "churn"
+            write_model(snapshot, state)
+            name = f"model:{form}" + (f"-{index}" if index else "")
+            cases[name] = write_kustomization(
+                snapshot.parent / "all",
+                {
+                    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                    "kind": "Kustomization",
+                    "resources": [*versions, str(snapshot)],
+                },
+            )
     return cases
 
 

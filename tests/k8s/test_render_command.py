@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from servekit.errors import ConfigError
-from servekit.k8s import command
+from servekit.k8s import _kubectl, command
 from servekit.k8s._yaml import to_yaml
 from servekit.k8s.render import Release, kustomization, parse_canary, parse_image, render, templates
 from tests.k8s.conftest import kustomize
@@ -105,7 +105,7 @@ def test_the_command_prints_the_rendered_manifests(
 def test_without_kubectl_the_command_prints_the_kustomization_and_how_to_render(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(command.shutil, "which", lambda name: None)
+    monkeypatch.setattr(_kubectl.shutil, "which", lambda name: None)
     assert run(*CHURN_4, "--output", str(tmp_path)) == 0
     out, err = capsys.readouterr()
     assert yaml.safe_load(out)["namePrefix"] == "churn-v4-"
@@ -119,7 +119,7 @@ def test_a_kustomize_failure_is_a_config_error(
     fake = tmp_path / "kubectl"
     fake.write_text("#!/bin/sh\necho 'no such thing' >&2\nexit 1\n", encoding="utf-8")
     fake.chmod(0o755)
-    monkeypatch.setattr(command.shutil, "which", lambda name: str(fake))
+    monkeypatch.setattr(_kubectl.shutil, "which", lambda name: str(fake))
     with pytest.raises(ConfigError, match="no such thing"):
         run(*CHURN_4, "--output", str(tmp_path / "out"))
 

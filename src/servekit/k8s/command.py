@@ -7,19 +7,17 @@ raises :class:`~servekit.errors.ConfigError` for anything the user has to change
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from servekit.errors import ConfigError
+from servekit.k8s import promote
+from servekit.k8s._kubectl import kustomize
 from servekit.k8s.checks import parse_setting
+from servekit.k8s.model import add_version, model_folder
 from servekit.k8s.options import add_mount_arguments, add_shape_arguments, mounts, shape
 from servekit.k8s.render import Release, parse_canary, render
 
 __all__ = ["add_parser", "run"]
-
-_KUSTOMIZE_TIMEOUT = 120
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +28,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Kubernetes manifests for a servekit model (kustomize).",
     )
     actions = k8s.add_subparsers(dest="k8s_command", required=True, metavar="COMMAND")
+    promote.add_parser(actions)
     parser = actions.add_parser(
         "render",
         help="write and render the kustomization of one model version",
@@ -95,6 +94,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="DIR",
         help="where to write (default: ./k8s/NAME-vVERSION)",
     )
+    parser.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        type=Path,
+        help="the model's folder, whose routes serve /models/NAME/latest/ and /models/NAME/ "
+        "(default: beside the version's, named NAME); rendered or updated with this version",
+    )
     add_shape_arguments(parser)
     add_mount_arguments(parser)
     parser.set_defaults(handler=run)
@@ -120,27 +126,21 @@ def run(ns: argparse.Namespace) -> int:
     )
     folder = Path(ns.output) if ns.output else Path("k8s") / release.prefix[:-1]
     written = render(release, folder)
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
+    model = ns.model_dir or model_folder(folder, release.name)
+    add_version(model, release)
+    rendered = kustomize(folder)
+    if rendered is None:
         sys.stdout.write(written[0].read_text(encoding="utf-8"))
         print(
-            f"servekit: kubectl not found: wrote {folder}; render it with "
-            f"`kubectl kustomize {folder}` or `kustomize build {folder}`",
+            f"servekit: kubectl not found: wrote {folder} and {model}; render them with "
+            f"`kubectl kustomize {folder}` (or `kustomize build`) and the same for {model}",
             file=sys.stderr,
         )
         return 0
-    try:
-        done = subprocess.run(
-            [kubectl, "kustomize", str(folder)],
-            capture_output=True,
-            text=True,
-            timeout=_KUSTOMIZE_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ConfigError(f"kubectl kustomize {folder} took over {exc.timeout}s") from exc
-    if done.returncode != 0:
-        raise ConfigError(f"kubectl kustomize {folder} failed: {done.stderr.strip()}")
-    sys.stdout.write(done.stdout)
-    print(f"servekit: wrote {folder}; apply it with `kubectl apply -k {folder}`", file=sys.stderr)
+    sys.stdout.write(rendered)
+    print(
+        f"servekit: wrote {folder} and the model's routes in {model}; apply them with "
+        f"`kubectl apply -k {folder}` and `kubectl apply -k {model}`",
+        file=sys.stderr,
+    )
     return 0
