@@ -3,7 +3,9 @@
 ``numpy.ndarray`` and ``numpy.typing.NDArray[dtype]`` take nested JSON arrays. The
 values must fit the dtype by kind (numbers for floats, integers for ints, booleans for
 bool, strings for str); ragged nesting, nulls, mixed kinds and (without a dtype)
-integers beyond 64 bits are problems, never a silent object array.
+integers beyond 64 bits are problems, never a silent object array. A numpy array a
+codec already decoded (a V2 tensor) is taken as it is when its dtype is the one asked
+for, or cast by the same rules when its kind fits: no round trip through lists.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ def ndarray_converter(dtype: np.dtype[Any] | None) -> Compiled:
     allowed = _LEAVES.get(dtype.kind) if dtype is not None else None
 
     def convert(value: Any, where: Where, key: str | int | None, problems: list[Problem]) -> Any:
+        if type(value) is np.ndarray:
+            return _given(value, dtype, where, key, expected, problems)
         if type(value) is not list:
             report(problems, where, key, expected, describe(value))
             return value
@@ -99,6 +103,33 @@ def ndarray_converter(dtype: np.dtype[Any] | None) -> Compiled:
         return _cast(array, dtype, where, key, expected, problems)
 
     return Compiled(convert, expected)
+
+
+_ARRAY_KINDS = {"f": "fiu", "c": "fiu", "i": "iu", "u": "iu", "b": "b", "U": "U", "S": "S"}
+"""The kinds of a given array each dtype kind takes (as the JSON leaves above)."""
+
+
+def _given(
+    array: np.ndarray[Any, Any],
+    dtype: np.dtype[Any] | None,
+    where: Where,
+    key: str | int | None,
+    expected: str,
+    problems: list[Problem],
+) -> Any:
+    """A numpy array handed over by a codec: as it is, or cast to ``dtype``."""
+    kind = array.dtype.kind
+    if dtype is None or array.dtype == dtype or (kind == dtype.kind and kind in "US"):
+        if kind in "biufUS":  # never an object array
+            return array
+    elif kind in _ARRAY_KINDS.get(dtype.kind, ""):
+        return (
+            _cast(array, dtype, where, key, expected, problems)
+            if array.size
+            else array.astype(dtype)
+        )
+    report(problems, where, key, expected, f"array of {array.dtype.name}")
+    return array
 
 
 def _cast(

@@ -57,7 +57,7 @@ def tensor_converter(spec: TensorSpec) -> Compiled:
 
     def convert(value: Any, where: Where, key: str | int | None, problems: list[Problem]) -> Any:
         before = len(problems)
-        if scalar_ok and not isinstance(value, list):
+        if scalar_ok and not isinstance(value, (list, np.ndarray)):
             value = [value]
             array = inner.convert(value, where, key, problems)
             return array if len(problems) > before else array.reshape(())
