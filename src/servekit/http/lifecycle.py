@@ -28,11 +28,12 @@ import orjson
 from servekit import errors
 from servekit.http.auth import Authenticator
 from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_BYTES
-from servekit.http.routes import DOMINO, ROUTES, Route, fast_matcher, fast_routes
+from servekit.http.routes import DOMINO, ROUTES, SELDON, V2, Route, fast_matcher, fast_routes
 from servekit.logs import AccessLog, request_id_var
 from servekit.metrics.server import ServerMetrics
 from servekit.protocols.domino import encode_error
 from servekit.protocols.seldon.message import seldon_error
+from servekit.protocols.v2 import encode_error as v2_error
 
 __all__ = [
     "REQUEST_ID",
@@ -58,6 +59,19 @@ _JSON = "application/json"
 StartResponse = Callable[..., Any]
 FastView = Callable[[dict[str, Any], str], bytes]
 """A fast route's view: the environ and the request id in, the 200 body out."""
+
+
+def _seldon(error: errors.ServekitError, rid: str) -> tuple[int, bytes]:
+    status, document = seldon_error(error)
+    return status, orjson.dumps(document)
+
+
+_RENDERERS: dict[str, Callable[[errors.ServekitError, str], tuple[int, bytes]]] = {
+    DOMINO: lambda error, rid: (error.status, encode_error(error, rid)),
+    SELDON: _seldon,
+    V2: lambda error, rid: v2_error(error),
+}
+"""Each envelope's status and body for an error (and the request id)."""
 
 
 def request_id(environ: dict[str, Any]) -> str:
@@ -165,10 +179,8 @@ class Lifecycle:
             log.error("unhandled error", exc_info=exc, extra={"request_id": rid})
             error = errors.ServekitError("internal error; see the server log")
         self.telemetry.error(error.code)
-        if envelope == DOMINO:
-            return error.status, error.headers, encode_error(error, rid)
-        status, document = seldon_error(error)
-        return status, error.headers, orjson.dumps(document)
+        status, body = _RENDERERS[envelope](error, rid)
+        return status, error.headers, body
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()

@@ -17,6 +17,7 @@ __all__ = [
     "DOMINO",
     "ROUTES",
     "SELDON",
+    "V2",
     "Route",
     "fast_matcher",
     "fast_routes",
@@ -24,8 +25,9 @@ __all__ = [
     "routes_for",
 ]
 
-DOMINO, SELDON = "domino", "seldon"
-"""The error envelopes: servekit's own (Domino's) and Seldon's."""
+DOMINO, SELDON, V2 = "domino", "seldon", "v2"
+"""The error envelopes: servekit's own (Domino's), Seldon's and the Open Inference
+Protocol's (``{"error": "message"}``)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Route:
     protected: bool = False
     """Needs an access token when tokens are configured."""
     envelope: str = DOMINO
-    """The shape of its errors: :data:`DOMINO` or :data:`SELDON`."""
+    """The shape of its errors: :data:`DOMINO`, :data:`SELDON` or :data:`V2`."""
     fast: bool = False
     """A ``POST`` answered by the lifecycle's fast path, in front of Flask."""
     operation: str = ""
@@ -128,6 +130,33 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/health/ping", _GET, "seldon_ping", envelope=SELDON, operation="seldon_ping"),
     Route("/seldon.json", _GET, "seldon_openapi", envelope=SELDON, operation="seldon_openapi"),
+    # The Open Inference Protocol (KServe/Triton "V2") over REST. Inference needs a token;
+    # server and model metadata and model readiness do not, as /readyz and Seldon's
+    # /metadata do not (/openapi.json describes the same inputs). Not fast: a binary
+    # answer needs its own Content-Type and Inference-Header-Content-Length.
+    Route("/v2", _GET, "v2_server", envelope=V2, operation="v2_server"),
+    *_each(
+        ("/v2/models/<name>", "/v2/models/<name>/versions/<version>"),
+        _GET,
+        "v2_model",
+        envelope=V2,
+        operation="v2_model",
+    ),
+    *_each(
+        ("/v2/models/<name>/ready", "/v2/models/<name>/versions/<version>/ready"),
+        _GET,
+        "v2_model_ready",
+        envelope=V2,
+        operation="v2_model_ready",
+    ),
+    *_each(
+        ("/v2/models/<name>/infer", "/v2/models/<name>/versions/<version>/infer"),
+        _POST,
+        "v2_infer",
+        protected=True,
+        envelope=V2,
+        operation="v2_infer",
+    ),
     # Probes, metrics, the documents and the tester page.
     *_each(("/healthz", "/v2/health/live"), _GET, "live", operation="live"),
     *_each(("/readyz", "/v2/health/ready"), _GET, "ready", operation="ready"),

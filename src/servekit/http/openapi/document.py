@@ -119,6 +119,9 @@ def _operations(
         return {"post": parts.async_submit(path, request, security)}
     if kind == "async_status":
         return {"get": parts.async_status(path, security)}
+    if kind.startswith("v2_"):
+        method = "post" if kind == "v2_infer" else "get"
+        return {method: parts.v2_operation(kind, path, security)}
     if kind in ("seldon_predict", "seldon_feedback"):
         found = {"post": parts.seldon_operation(kind.split("_")[1], path, security)}
         if "GET" in route.methods:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from servekit.protocols.v2.schemas import V2_SCHEMAS
+
 __all__ = [
     "SCHEMAS",
     "async_status",
@@ -14,6 +16,7 @@ __all__ = [
     "prediction",
     "seldon_get_predict",
     "seldon_operation",
+    "v2_operation",
 ]
 
 _JSON = "application/json"
@@ -31,6 +34,7 @@ _ERROR_CODES = {
     503: "NOT_READY (loading or draining) or STORE_UNAVAILABLE",
     504: "TIMEOUT",
 }
+_BINARY = "application/octet-stream"
 _REQUEST_ID = {"X-Request-ID": {"description": "the request's id", "schema": {"type": "string"}}}
 _SEGMENT = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
 _STRING = {"type": "string"}
@@ -147,6 +151,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["status"],
     },
 }
+SCHEMAS.update(V2_SCHEMAS)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -300,3 +305,38 @@ def plain(endpoint: str, path: str, security: list[Any]) -> dict[str, Any]:
         "metrics": ("metrics: Prometheus", {"200": text}),
     }[endpoint]
     return _operation(path, summary, responses, security)
+
+
+def v2_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any]:
+    """A route of the Open Inference Protocol (V2): its answers, errors ``{"error"}``."""
+    auth = (401,) if security else ()
+    if kind != "v2_infer":
+        summary, schema, codes = {
+            "v2_server": ("v2-server: server metadata", "V2ServerMetadata", ()),
+            "v2_model": ("v2-model: model metadata", "V2ModelMetadata", (404, 503)),
+            "v2_model_ready": ("v2-ready: the model is ready", "", (404, 503)),
+        }[kind]
+        found = _json(_ref(schema), "metadata") if schema else _json(_ANY_OBJECT, "ready")
+        return _operation(path, summary, {"200": found, **_errors(codes, "V2Error")}, security)
+    codes = (400, *auth, 404, 413, 431, 500, 503, 504)
+    answer = _json(_ref("V2InferResponse"), "the output tensors")
+    answer["content"][_BINARY] = {"schema": {"description": _BINARY_TEXT}}
+    responses = {"200": answer, **_errors(codes, "V2Error")}
+    operation = _operation(path, "v2-infer: inference", responses, security, _ref("V2InferRequest"))
+    operation["requestBody"]["content"][_BINARY] = {"schema": {"description": _BINARY_TEXT}}
+    operation["parameters"].append(
+        {
+            "name": "Inference-Header-Content-Length",
+            "in": "header",
+            "required": False,
+            "description": "with binary tensor data: the length of the JSON header before it",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    )
+    return operation
+
+
+_BINARY_TEXT = (
+    "the binary tensor data extension: the JSON header (Inference-Header-Content-Length "
+    "bytes), then each binary tensor's bytes in order (parameters.binary_data_size)"
+)
