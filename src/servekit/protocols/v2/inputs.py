@@ -91,8 +91,8 @@ class Slot:
             return array.tolist()
         if array.size != 1:
             raise errors.BadRequest(
-                f"{where}: a {self.datatype} value is a tensor of one element, got shape "
-                f"{list(array.shape)}"
+                f"{where}: a single value ({self.datatype}) is a tensor of one element, "
+                f"got shape {list(array.shape)}"
             )
         return array.reshape(-1)[0].item() if array.dtype.kind != "O" else array.reshape(-1)[0]
 

@@ -109,7 +109,7 @@ def test_the_request_id_is_servekits_when_the_client_sends_none() -> None:
         ),
         (
             [*TYPED_INPUTS[:2], tensor("n", "INT64", [2], [2, 3])],
-            "input 'n': a INT64 value is a tensor of one element, got shape [2]",
+            "input 'n': a single value (INT64) is a tensor of one element, got shape [2]",
         ),
         (
             [*TYPED_INPUTS, tensor("options", "BYTES", [1], ["{"])],
