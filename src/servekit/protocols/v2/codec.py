@@ -3,7 +3,8 @@
 :meth:`V2Codec.infer` decodes a request (JSON, or JSON plus binary tensor data), turns
 its tensors into the model's arguments (:mod:`.inputs`), binds and calls them through
 :class:`~servekit.core.dataplane.DataPlane` and answers the result's tensors
-(:mod:`.outputs`), those asked for in binary after the JSON header. Its errors are
+(:mod:`.outputs`), those asked for in binary after the JSON header. :meth:`V2Codec.run`
+is the transport-neutral middle, which the gRPC service (:mod:`.grpc_codec`) shares. Its errors are
 BadRequest (400) naming the input or output; :func:`encode_error` writes any
 ServekitError in V2's shape, ``{"error": "message"}``.
 """
@@ -27,7 +28,7 @@ from servekit.protocols.v2.inputs import Slot, slot_of
 from servekit.protocols.v2.outputs import datatype, output_metadata, tensors_of
 from servekit.protocols.v2.request import InferRequest, decode
 
-__all__ = ["V2Answer", "V2Codec", "encode_error", "server_metadata"]
+__all__ = ["Inferred", "V2Answer", "V2Codec", "encode_error", "server_metadata"]
 
 EXTENSIONS = ("binary_tensor_data",)
 _PLATFORMS = {"onnx": "onnxruntime_onnx", "python": "python", "r": "r"}
@@ -44,6 +45,16 @@ def encode_error(error: errors.ServekitError) -> tuple[int, bytes]:
     refuses (422 elsewhere) is 400 here: in V2 a tensor that does not fit is a bad request."""
     status = 400 if isinstance(error, errors.InvalidArguments) else error.status
     return status, orjson.dumps({"error": error.message})
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """What an inference answers, whatever the transport: the id, each output's name,
+    tensor and whether it goes in binary (REST), and the seconds the model took."""
+
+    id: str
+    outputs: list[tuple[str, np.ndarray[Any, Any], bool]]
+    model_seconds: float
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,13 @@ class V2Codec:
 
     def infer(self, body: bytes, header_length: str | None, request_id: str) -> V2Answer:
         """One inference: the response body and headers; BadRequest for a client's tensor."""
-        request = decode(body, header_length)
+        inferred = self.run(decode(body, header_length), request_id)
+        body, headers = self._response(inferred, request_id)
+        return V2Answer(body, headers, inferred.model_seconds)
+
+    def run(self, request: InferRequest, request_id: str) -> Inferred:
+        """Call the model on ``request``'s tensors (any transport's): the outputs to
+        answer, in order; BadRequest for a tensor the model cannot take."""
         self._check_outputs(request, self._output_names)
         call = Call("inputs", self._arguments(request))
         plane = self.plane
@@ -93,8 +110,26 @@ class V2Codec:
             raise errors.BadRequest("; ".join(p.message for p in exc.problems)) from None
         tensors = tensors_of(result, partial(plane.encode_result, request_id=request_id))
         self._check_outputs(request, frozenset(name for name, _ in tensors))
-        body, headers = self._response(request, tensors, request_id)
-        return V2Answer(body, headers, model_seconds)
+        if request.outputs is None:
+            chosen = [(name, array, request.binary_output) for name, array in tensors]
+        else:
+            by_name = dict(tensors)
+            chosen = [(o.name, by_name[o.name], o.binary) for o in request.outputs]
+        answer_id = request.id if request.id is not None else request_id
+        return Inferred(answer_id, chosen, model_seconds)
+
+    def served(self, name: str, version: str | None, model_id: str = "") -> None:
+        """NotFound unless this codec's model is ``name`` (or ``model_id``, another name
+        it answers to) at ``version`` (None, empty or ``latest``: the one served)."""
+        if name not in (self.name, model_id or self.name):
+            raise errors.NotFound(
+                f"model {name!r} is not served here: this server serves {self.name!r}"
+            )
+        if version not in (None, "", "latest", self.version):
+            raise errors.NotFound(
+                f"version {version!r} of model {name!r} is not served here: this server "
+                f"serves version {self.version!r} (or ask for latest, or no version)"
+            )
 
     def _arguments(self, request: InferRequest) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -126,17 +161,10 @@ class V2Codec:
                     f"{', '.join(sorted(known))}"
                 )
 
-    def _response(
-        self, request: InferRequest, tensors: list[tuple[str, np.ndarray[Any, Any]]], rid: str
-    ) -> tuple[bytes, dict[str, str]]:
-        if request.outputs is None:
-            chosen = [(name, array, request.binary_output) for name, array in tensors]
-        else:
-            by_name = dict(tensors)
-            chosen = [(o.name, by_name[o.name], o.binary) for o in request.outputs]
+    def _response(self, inferred: Inferred, request_id: str) -> tuple[bytes, dict[str, str]]:
         described: list[dict[str, Any]] = []
         binary: list[bytes] = []
-        for name, array, in_binary in chosen:
+        for name, array, in_binary in inferred.outputs:
             entry: dict[str, Any] = {
                 "name": name,
                 "datatype": datatype(array),
@@ -152,10 +180,10 @@ class V2Codec:
         document = {
             "model_name": self.name,
             "model_version": self.version,
-            "id": request.id if request.id is not None else rid,
+            "id": inferred.id,
             "outputs": described,
         }
-        header = self.plane.encode_result(document, rid)
+        header = self.plane.encode_result(document, request_id)
         if not binary:
             return header, {"Content-Type": "application/json"}
         headers = {

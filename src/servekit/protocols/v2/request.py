@@ -20,9 +20,9 @@ from servekit.core.paths import describe
 from servekit.protocols.v2.binary import from_bytes, split
 from servekit.protocols.v2.datatypes import DATATYPES, from_json
 
-__all__ = ["InferRequest", "Requested", "decode"]
+__all__ = ["UNSUPPORTED", "InferRequest", "Requested", "decode"]
 
-_UNSUPPORTED = ("shared_memory_region", "classification")
+UNSUPPORTED = ("shared_memory_region", "classification")
 """Triton extensions servekit does not offer: refused, never silently ignored."""
 
 
@@ -62,7 +62,7 @@ def _named(value: Any, what: str) -> tuple[dict[str, Any], str]:
 
 def _parameters(holder: dict[str, Any], what: str) -> dict[str, Any]:
     found = _object(holder.get("parameters", {}), f"the parameters of {what}")
-    for key in _UNSUPPORTED:
+    for key in UNSUPPORTED:
         if key in found:
             raise errors.BadRequest(f"{what}: servekit does not support the {key} extension")
     return found
