@@ -8,7 +8,7 @@ from typing import Any
 
 from servekit.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "OLD_NAMES", "env_name", "parse_value", "usable_cores"]
+__all__ = ["ENV_PREFIX", "OLD_NAMES", "amqp_checks", "env_name", "parse_value", "usable_cores"]
 
 ENV_PREFIX = "SERVEKIT_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -51,3 +51,28 @@ def parse_value(name: str, kind: type, raw: str) -> Any:
         except ValueError:
             raise ConfigError(f"{env_name(name)} must be an integer, got {raw!r}") from None
     return text.lower() if name in ("log_format", "log_level", "front") else text
+
+
+def amqp_checks(url: str, input_queue: str, output_queue: str) -> list[tuple[bool, str, str]]:
+    """The settings' checks (ok, setting, what it must be) for ``SERVEKIT_AMQP_URL``: an
+    amqp(s) URL (ConfigError now otherwise), and with one both queues named (AMQP allows
+    255 bytes) and different."""
+    scheme, sep, _ = url.partition("://")
+    if url and (not sep or scheme.lower() not in ("amqp", "amqps")):
+        got = f"scheme {scheme!r}" if sep else "no scheme"  # not the URL: it may hold a password
+        raise ConfigError(f"{env_name('amqp_url')} must be an amqp:// or amqps:// URL, got {got}")
+    if not url:
+        return []
+    return [
+        (
+            0 < len(input_queue.encode()) <= 255,
+            "amqp_input_queue",
+            "a queue name (1..255 bytes) when SERVEKIT_AMQP_URL is set",
+        ),
+        (
+            0 < len(output_queue.encode()) <= 255 and output_queue != input_queue,
+            "amqp_output_queue",
+            "a queue name (1..255 bytes) other than SERVEKIT_AMQP_INPUT_QUEUE "
+            "when SERVEKIT_AMQP_URL is set",
+        ),
+    ]

@@ -1,4 +1,5 @@
 """The ``servekit`` command: ``servekit serve TARGET [flags]``, ``servekit worker TARGET``,
+``servekit grpc TARGET``,
 ``servekit build PROJECT_DIR --target TARGET``, ``servekit k8s render --name ...``.
 
 Flags mirror the settings (``--port`` for ``SERVEKIT_PORT``); see
@@ -39,13 +40,7 @@ def _parser() -> argparse.ArgumentParser:
             "flag can also be set as its SERVEKIT_* environment variable."
         ),
     )
-    serve.add_argument(
-        "target",
-        nargs="?",
-        default=None,
-        metavar="TARGET",
-        help="what to serve (default: $SERVEKIT_TARGET)",
-    )
+    _add_target(serve, "what to serve")
     serve.add_argument(
         "--print-config",
         action="store_true",
@@ -63,16 +58,23 @@ def _parser() -> argparse.ArgumentParser:
             "SIGTERM lets each finish its job or message."
         ),
     )
-    worker.add_argument(
-        "target",
-        nargs="?",
-        default=None,
-        metavar="TARGET",
-        help="what to run (default: $SERVEKIT_TARGET)",
-    )
+    _add_target(worker, "what to run")
     worker.add_argument("--pidfile", default="", help=argparse.SUPPRESS)
     _add_setting_flags(worker)
     worker.set_defaults(handler=worker_command)
+    grpc = commands.add_parser(
+        "grpc",
+        help="serve a model over the Open Inference Protocol's gRPC service",
+        description=(
+            "Serve TARGET over gRPC (inference.GRPCInferenceService, KServe/Triton V2) on "
+            "SERVEKIT_GRPC_PORT, in --grpc-processes processes (each loads the model once). "
+            "`servekit serve` runs this beside uWSGI when SERVEKIT_GRPC_PORT is set."
+        ),
+    )
+    _add_target(grpc, "what to serve")
+    grpc.add_argument("--pidfile", default="", help=argparse.SUPPRESS)
+    _add_setting_flags(grpc)
+    grpc.set_defaults(handler=grpc_command)
     # Each adds its command with set_defaults(handler=its run function).
     build_command.add_parser(commands)
     k8s_command.add_parser(commands)
@@ -87,6 +89,16 @@ _ALIASES = {
 }
 """Shorter flags some settings also answer to: `servekit worker --amqp URL --input-queue Q
 --output-queue R`."""
+
+
+def _add_target(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "target",
+        nargs="?",
+        default=None,
+        metavar="TARGET",
+        help=f"{what} (default: $SERVEKIT_TARGET)",
+    )
 
 
 def _add_setting_flags(command: argparse.ArgumentParser) -> None:
@@ -159,6 +171,27 @@ def worker_command(ns: argparse.Namespace) -> int:
     return run_supervisor(settings, settings.worker_processes, ns.pidfile, extra)
 
 
+def grpc_command(ns: argparse.Namespace) -> int:
+    """Check the target, the port and grpcio, then run the gRPC server until stopped."""
+    from servekit.logs import configure_logging
+    from servekit.runtimes import check_target, parse_target
+    from servekit.serving.grpc_server import check_grpc, grpc_workload
+    from servekit.serving.jobs import metrics_folder
+    from servekit.serving.supervisor import run_supervisor
+
+    settings, project_dir = _settings(ns)
+    if not settings.grpc_port:
+        raise ConfigError("servekit grpc needs a port: set SERVEKIT_GRPC_PORT (or --grpc-port)")
+    metrics_folder(settings)  # before anything imports prometheus_client
+    check_target(parse_target(settings.target, settings.project_dir), project_dir)
+    configure_logging(settings.log_format, settings.log_level)
+    if not ns.pidfile:  # under servekit serve, the server has checked it before uWSGI
+        check_grpc(settings)
+    os.chdir(project_dir)
+    workload = grpc_workload(settings)
+    return run_supervisor(settings, settings.grpc_processes, ns.pidfile, workload=workload)
+
+
 def _amqp_worker(settings: Settings, project_dir: Path, pidfile: str) -> int:
     """``servekit worker --amqp``: AMQP consumer processes instead of job workers."""
     from servekit.logs import configure_logging
@@ -215,10 +248,19 @@ def serve_command(ns: argparse.Namespace) -> int:
 
         check_store(settings)
     configure_logging(settings.log_format, settings.log_level)
+    if settings.grpc_port and not settings.dev:
+        from servekit.serving.grpc_server import check_grpc
+
+        check_grpc(settings)
     check_auth(settings)
     if settings.dev:
         from servekit.serving.dev import run_dev_server
 
+        if settings.grpc_port:
+            logging.getLogger("servekit").warning(
+                "--dev serves no gRPC: SERVEKIT_GRPC_PORT is ignored (run `servekit grpc "
+                "TARGET` beside it)"
+            )
         if settings.async_workers:
             logging.getLogger("servekit").warning(
                 "--dev runs no job workers: asynchronous jobs stay queued until "
@@ -235,6 +277,7 @@ def serve_command(ns: argparse.Namespace) -> int:
             "processes": settings.worker_processes,
             "threads": settings.threads,
             "preload": settings.preload,
+            "grpc_port": settings.grpc_port,
             "front": front,
             "version": __version__,
         },
@@ -274,7 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = ns.handler
         return handler(ns)
     except ServekitError as exc:
-        if ns.handler in (serve_command, worker_command) and _log_format(ns) == "json":
+        if (
+            ns.handler in (serve_command, worker_command, grpc_command)
+            and _log_format(ns) == "json"
+        ):
             # A server's log is JSON lines, its start-up mistakes too.
             from servekit.logs import configure_logging
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servekit._env import ENV_PREFIX, OLD_NAMES, env_name, parse_value, usable_cores
+from servekit._env import ENV_PREFIX, OLD_NAMES, amqp_checks, env_name, parse_value, usable_cores
 from servekit.errors import ConfigError
 
 __all__ = ["ENV_PREFIX", "OLD_NAMES", "Settings", "env_name", "parse_value", "usable_cores"]
@@ -136,6 +136,16 @@ class Settings:
         0,
         "Serve `/metrics` on this port only (and nothing else there); 0 serves it on "
         "the main port.",
+    )
+    grpc_port: int = _setting(
+        0,
+        "Also serve the Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, "
+        "as KServe and Triton clients call it) on this port; 0: off. Needs `servekit[grpc]`.",
+    )
+    grpc_processes: int = _setting(
+        1,
+        "gRPC server processes (with `SERVEKIT_GRPC_PORT`): each loads the model once and "
+        "makes `SERVEKIT_THREADS` model calls at once; they share the port.",
     )
     runtime_dir: str = _setting(
         "",
@@ -268,6 +278,17 @@ class Settings:
                 "metrics_port",
                 "0 or a TCP port other than SERVEKIT_PORT",
             ),
+            (
+                self.grpc_port == 0
+                or (
+                    self.grpc_port <= 65535
+                    and self.grpc_port > 0
+                    and self.grpc_port not in (self.port, self.metrics_port)
+                ),
+                "grpc_port",
+                "0 (off) or a TCP port other than SERVEKIT_PORT and SERVEKIT_METRICS_PORT",
+            ),
+            (self.grpc_processes >= 1, "grpc_processes", "1 or more"),
             (self.processes >= 0, "processes", "0 (one per core) or more"),
             (self.threads >= 1, "threads", "1 or more"),
             (self.onnx_threads >= 0, "onnx_threads", "0 (automatic) or more"),
@@ -287,7 +308,7 @@ class Settings:
             (self.async_max_attempts >= 1, "async_max_attempts", "1 or more"),
             (self.async_lease_seconds >= 1, "async_lease_seconds", "1 second or more"),
             (self.amqp_max_result_bytes >= 1, "amqp_max_result_bytes", "1 byte or more"),
-            *self._amqp_checks(),
+            *amqp_checks(self.amqp_url, self.amqp_input_queue, self.amqp_output_queue),
             (self.log_format in _LOG_FORMATS, "log_format", " or ".join(_LOG_FORMATS)),
             (self.log_level in _LOG_LEVELS, "log_level", ", ".join(_LOG_LEVELS)),
         ]
@@ -298,33 +319,6 @@ class Settings:
                 )
         if self.example_request:  # read when the server starts (servekit.http.example_file)
             object.__setattr__(self, "example_request", os.path.abspath(self.example_request))
-
-    def _amqp_checks(self) -> list[tuple[bool, str, str]]:
-        """With an AMQP URL: both queues named (AMQP allows 255 bytes), and different."""
-        scheme, sep, _ = self.amqp_url.partition("://")
-        if self.amqp_url and (not sep or scheme.lower() not in ("amqp", "amqps")):
-            got = (
-                f"scheme {scheme!r}" if sep else "no scheme"
-            )  # not the URL: it may hold a password
-            raise ConfigError(
-                f"{env_name('amqp_url')} must be an amqp:// or amqps:// URL, got {got}"
-            )
-        if not self.amqp_url:
-            return []
-        return [
-            (
-                0 < len(self.amqp_input_queue.encode()) <= 255,
-                "amqp_input_queue",
-                "a queue name (1..255 bytes) when SERVEKIT_AMQP_URL is set",
-            ),
-            (
-                0 < len(self.amqp_output_queue.encode()) <= 255
-                and self.amqp_output_queue != self.amqp_input_queue,
-                "amqp_output_queue",
-                "a queue name (1..255 bytes) other than SERVEKIT_AMQP_INPUT_QUEUE "
-                "when SERVEKIT_AMQP_URL is set",
-            ),
-        ]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:

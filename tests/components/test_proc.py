@@ -16,7 +16,7 @@ from servekit.serving import drain
 from servekit.serving.jobs import PIDFILE
 
 
-def test_the_job_pid_file_names_a_process_only_if_it_is_the_masters_child(
+def test_a_daemon_pid_file_names_a_process_only_if_it_is_the_masters_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
@@ -25,11 +25,11 @@ def test_the_job_pid_file_names_a_process_only_if_it_is_the_masters_child(
         assert parent_of(child.pid) == os.getpid()
         # In a worker, os.getppid() is the uWSGI master: a process that is not its child
         # (an unrelated one named by a planted file) is never signalled.
-        assert drain._job_supervisor(tmp_path) == 0
+        assert drain._supervisor(tmp_path, PIDFILE) == 0
         monkeypatch.setattr(os, "getppid", os.getpid)  # now the sleeper is "our" daemon
-        assert drain._job_supervisor(tmp_path) == child.pid
+        assert drain._supervisor(tmp_path, PIDFILE) == child.pid
         (tmp_path / PIDFILE).write_text("1")
-        assert drain._job_supervisor(tmp_path) == 0
+        assert drain._supervisor(tmp_path, PIDFILE) == 0
     finally:
         child.kill()
         child.wait()

@@ -8,7 +8,9 @@ with ``--shared-import``, routes to every worker. In each worker the handler:
    ``/readyz`` answers 503 at once while predictions are still served (a load balancer
    needs a few seconds to stop sending);
 2. with ``--async-workers``, tells the job workers to finish their jobs and stop, and
-   (after the drain) waits for them, at most ``grace_seconds``;
+   with ``SERVEKIT_GRPC_PORT`` the gRPC processes to drain as this worker does (their
+   supervisors get SIGUSR1), and after the drain waits for them, at most
+   ``grace_seconds``;
 3. after ``drain_seconds``, asks the master (through its FIFO) for a graceful stop:
    idle workers exit, busy ones finish their request; the master then exits 0;
 4. if ``grace_seconds`` is set, SIGKILLs workers still busy that long after that.
@@ -29,12 +31,15 @@ from pathlib import Path
 
 from servekit._proc import alive, children, parent_of
 from servekit.http.state import ServerState
+from servekit.serving.grpc_server import PIDFILE as GRPC_PIDFILE
 from servekit.serving.jobs import PIDFILE
 from servekit.settings import Settings
 
 __all__ = ["UWSGI_SIGNAL", "watch"]
 
 UWSGI_SIGNAL = 15
+_HELPERS = (PIDFILE, GRPC_PIDFILE)
+"""The pid files of the supervisors uWSGI runs beside the workers: job workers, gRPC."""
 _DRAINING = "draining"
 """The mark the first worker to drain leaves in the start folder."""
 log = logging.getLogger("servekit.drain")
@@ -91,14 +96,15 @@ def _first_to_drain(start: Path) -> bool:
 
 def _stop_later(settings: Settings, fifo: Path) -> None:
     path = str(fifo)
-    jobs = _job_supervisor(fifo.parent)
-    if jobs:  # its workers finish their jobs while the load balancer stops sending
+    helpers = [pid for name in _HELPERS if (pid := _supervisor(fifo.parent, name))]
+    for pid in helpers:  # job workers and gRPC drain while the load balancer stops sending
         with contextlib.suppress(OSError):
-            os.kill(jobs, signal.SIGUSR1)
+            os.kill(pid, signal.SIGUSR1)
     began = time.monotonic()
     time.sleep(settings.drain_seconds)
-    if jobs:  # the supervisor itself kills job workers still busy after grace_seconds
-        _wait_for_jobs(jobs, settings.grace_seconds or settings.async_timeout + 5)
+    longest = max(settings.async_timeout, settings.timeout) + 5
+    for pid in helpers:  # each supervisor itself kills processes busy after grace_seconds
+        _wait_for_children(pid, settings.grace_seconds or longest)
     if settings.grace_seconds:  # drain + grace bounds the whole stop, job wait included
         left = began + settings.drain_seconds + settings.grace_seconds - time.monotonic()
         _hard_stop_after(max(1, round(left)), os.getppid())
@@ -117,24 +123,25 @@ def _stop_later(settings: Settings, fifo: Path) -> None:
     os.kill(os.getpid(), signal.SIGHUP)
 
 
-def _job_supervisor(start: Path) -> int:
-    """The pid of this server's job supervisor (``--async-workers``), or 0.
+def _supervisor(start: Path, pidfile: str) -> int:
+    """The pid of this server's job or gRPC supervisor (``pidfile`` in the start
+    folder), or 0 when there is none.
 
     The pid file is only a hint: the process it names is signalled only when it is a
     child of this worker's master (uWSGI's attached daemon), never on the file's word.
     """
     try:
-        pid = int((start / PIDFILE).read_text(encoding="ascii").strip())
+        pid = int((start / pidfile).read_text(encoding="ascii").strip())
     except (OSError, ValueError):
         return 0
     if pid <= 1 or parent_of(pid) != os.getppid():
-        log.warning("ignoring %s: process %d is not this server's job supervisor", PIDFILE, pid)
+        log.warning("ignoring %s: process %d is not one of this server's daemons", pidfile, pid)
         return 0
     return pid
 
 
-def _wait_for_jobs(supervisor: int, seconds: float) -> None:
-    """Wait (at most ``seconds``) until the job supervisor has no busy workers left."""
+def _wait_for_children(supervisor: int, seconds: float) -> None:
+    """Wait (at most ``seconds``) until ``supervisor`` has no processes left."""
     deadline = time.monotonic() + seconds
     while alive(supervisor) and children(supervisor) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -24,7 +24,14 @@ from servekit.errors import ConfigError
 from servekit.serving.supervisor import Child
 from servekit.settings import Settings
 
-__all__ = ["PIDFILE", "check_store", "daemon_option", "metrics_folder", "metrics_server"]
+__all__ = [
+    "PIDFILE",
+    "check_store",
+    "daemon_option",
+    "metrics_folder",
+    "metrics_server",
+    "servekit_daemon",
+]
 
 PIDFILE = "jobs.pid"
 """The job supervisor's pid file, in the server's start folder."""
@@ -32,10 +39,7 @@ PIDFILE = "jobs.pid"
 
 def daemon_option(settings: Settings, start: Path) -> str:
     """uWSGI's ``attach-daemon2`` value running the job workers for ``settings``."""
-    command = [
-        sys.executable,
-        "-m",
-        "servekit",
+    workers = [
         "worker",
         "--processes",
         str(settings.async_workers),
@@ -43,13 +47,19 @@ def daemon_option(settings: Settings, start: Path) -> str:
         "0",
         "--amqp-url",
         "''",  # job workers, not AMQP consumers (the command runs through sh -c)
-        "--pidfile",
-        str(start / PIDFILE),
     ]
+    return servekit_daemon(workers, start / PIDFILE, "--async-workers")
+
+
+def servekit_daemon(arguments: list[str], pidfile: Path, what: str) -> str:
+    """uWSGI's ``attach-daemon2`` value running ``servekit ARGUMENTS --pidfile PIDFILE``
+    with this Python, stopped with SIGTERM; ``what`` names the setting asking for it."""
+    command = [sys.executable, "-m", "servekit", *arguments, "--pidfile", str(pidfile)]
     if any("," in part or " " in part for part in command):
         raise ConfigError(
-            f"--async-workers: the Python path {sys.executable!r} or the runtime folder "
-            f"{start} contains a comma or space, which uWSGI's daemon option cannot pass"
+            f"{what}: the Python path {sys.executable!r} or the runtime folder "
+            f"{pidfile.parent} contains a comma or space, which uWSGI's daemon option "
+            "cannot pass"
         )
     return f"cmd=exec {' '.join(command)},stopsignal=15"
 

@@ -17,7 +17,8 @@ from servekit.errors import ConfigError
 from servekit.logs import share_stderr
 from servekit.metrics.server import MULTIPROC_ENV, prepare_start_dir
 from servekit.serving.front import NGINX_CONF, WORKER_SOCKET, prepare_nginx
-from servekit.serving.jobs import daemon_option
+from servekit.serving.grpc_server import PIDFILE as GRPC_PIDFILE
+from servekit.serving.jobs import daemon_option, servekit_daemon
 from servekit.serving.uwsgi_log import LOGGER
 from servekit.settings import Settings
 
@@ -114,6 +115,9 @@ def uwsgi_options(
         options.append(("lazy-apps", True))
     if settings.async_workers:
         options.append(("attach-daemon2", daemon_option(settings, runtime)))
+    if settings.grpc_port:
+        grpc = servekit_daemon(["grpc"], runtime / GRPC_PIDFILE, "SERVEKIT_GRPC_PORT")
+        options.append(("attach-daemon2", grpc))
     if settings.max_requests:
         options.append(("max-requests", settings.max_requests))
         options.append(("max-requests-delta", settings.max_requests_jitter))
