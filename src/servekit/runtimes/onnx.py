@@ -124,6 +124,20 @@ def session(path: str | os.PathLike[str], options: OnnxOptions | Settings | None
         raise LoadError(f"cannot load ONNX model {path}: {exc}") from exc
 
 
+def _spec(item: Any) -> TensorSpec | None:
+    """The spec of a graph input or output (onnxruntime's NodeArg), None for a type that
+    is not a tensor servekit knows."""
+    dtype = _ELEMENT_TYPES.get(item.type)
+    if dtype is None:
+        return None
+    shape = (
+        None
+        if item.shape is None
+        else tuple(d if isinstance(d, (int, str)) else None for d in item.shape)
+    )
+    return TensorSpec(np.dtype(dtype), shape)
+
+
 class OnnxRuntime:
     """Serves an ONNX graph named by a ``.onnx`` TARGET."""
 
@@ -154,23 +168,19 @@ class OnnxRuntime:
         """One parameter per graph input, typed by its element type and shape."""
         params = []
         for item in self._inputs:
-            dtype = _ELEMENT_TYPES.get(item.type)
-            if dtype is None:
+            spec = _spec(item)
+            if spec is None:
                 raise LoadError(
                     f"{self.target.spec}: input {item.name!r} has type {item.type}, "
                     "which servekit cannot feed from JSON"
                 )
-            shape = (
-                None
-                if item.shape is None
-                else tuple(d if isinstance(d, (int, str)) else None for d in item.shape)
-            )
-            params.append(
-                Param(
-                    item.name, ParamKind.POSITIONAL_OR_KEYWORD, TensorSpec(np.dtype(dtype), shape)
-                )
-            )
+            params.append(Param(item.name, ParamKind.POSITIONAL_OR_KEYWORD, spec))
         return Signature(tuple(params))
+
+    def outputs(self) -> list[tuple[str, TensorSpec | None]]:
+        """The graph's outputs in order: each name with its tensor's spec (None for an
+        output that is not a tensor, such as a sequence of maps)."""
+        return [(o.name, _spec(o)) for o in self._session.get_outputs()]
 
     def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run the graph; ``{output name: value}``."""

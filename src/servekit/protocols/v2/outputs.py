@@ -19,21 +19,14 @@ import numpy as np
 
 from servekit import errors
 from servekit.core.signature import Param
+from servekit.core.tensors import TensorSpec
 from servekit.protocols.v2.datatypes import datatype_of
 from servekit.protocols.v2.inputs import slot_of
 
-__all__ = ["ONNX_TYPES", "output_metadata", "tensor_of", "tensors_of"]
+__all__ = ["output_metadata", "tensor_of", "tensors_of"]
 
 Encode = Callable[[Any], bytes]
 """A value's JSON bytes (the data plane's encoder: a ModelError when it cannot)."""
-
-ONNX_TYPES = {f"tensor({k})": v for k, v in (
-    ("bool", "BOOL"), ("uint8", "UINT8"), ("uint16", "UINT16"), ("uint32", "UINT32"),
-    ("uint64", "UINT64"), ("int8", "INT8"), ("int16", "INT16"), ("int32", "INT32"),
-    ("int64", "INT64"), ("float16", "FP16"), ("float", "FP32"), ("double", "FP64"),
-    ("string", "BYTES"),
-)}  # fmt: skip
-"""ONNX element types and the datatype of each."""
 
 
 def _bytes(values: list[Any], encode: Encode) -> np.ndarray[Any, Any]:
@@ -104,22 +97,20 @@ def datatype(array: np.ndarray[Any, Any]) -> str:
     return datatype_of(array.dtype) or "BYTES"
 
 
+def _described(name: str, spec: TensorSpec | None) -> dict[str, Any]:
+    if spec is None:  # not a tensor (a sequence of maps): one BYTES element of JSON
+        return {"name": name, "datatype": "BYTES", "shape": [1]}
+    shape = [] if spec.shape is None else [d if isinstance(d, int) else -1 for d in spec.shape]
+    return {"name": name, "datatype": datatype_of(spec.dtype) or "BYTES", "shape": shape}
+
+
 def output_metadata(runtime: Any, served: Any) -> list[dict[str, Any]]:
     """What the model's metadata says of its outputs: an ONNX graph's outputs, or a
     Python model's from its return annotation when that names their datatypes; else
     none (an empty list: unknown until the model answers)."""
-    session = getattr(runtime, "_session", None)  # OnnxRuntime: no public accessor yet
-    if session is not None and hasattr(session, "get_outputs"):
-        return [
-            {
-                "name": o.name,
-                "datatype": ONNX_TYPES.get(o.type, "BYTES"),
-                "shape": [d if isinstance(d, int) else -1 for d in (o.shape or [])]
-                if o.type in ONNX_TYPES
-                else [1],
-            }
-            for o in session.get_outputs()
-        ]
+    described = getattr(runtime, "outputs", None)  # an ONNX graph's
+    if callable(described):
+        return [_described(name, spec) for name, spec in described()]
     if served is None:
         return []
     try:
