@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["EXIT_REPLACE_ME", "GRPC_SERVERS", "PIDFILE", "check_grpc", "grpc_workload"]
 
 log = logging.getLogger("servekit.grpc")
-GRPC_SERVERS = Role("gRPC server", "call", "port")
+GRPC_SERVERS = Role("gRPC server", "call", "port", "servekit.grpc")
 PIDFILE = "grpc.pid"
 """The gRPC supervisor's pid file, in the server's start folder."""
 EXIT_REPLACE_ME = 75

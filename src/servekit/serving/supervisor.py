@@ -37,7 +37,6 @@ from servekit.settings import Settings
 
 __all__ = ["JOB_WORKERS", "Child", "Role", "Supervisor", "Workload", "job_worker", "run_supervisor"]
 
-log = logging.getLogger("servekit.jobs")
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 _RESPAWN_PAUSE = 1.0
 Child = Callable[[threading.Event], int]
@@ -52,6 +51,8 @@ class Role:
     name: str
     work: str
     opens: str
+    logger: str = "servekit.jobs"
+    """The logger of the supervisor's lines about these processes."""
 
 
 JOB_WORKERS = Role("job worker", "job", "store")
@@ -129,17 +130,18 @@ class Supervisor:
         self.draining = False
         self.stop_requested_at = 0.0
         self.exit_code = 0
+        self.log = logging.getLogger(role.logger)
 
     def _fork(self, body: Child) -> int:
         """Fork a process running ``body`` with its own handlers; its pid. Call with the
         signals blocked (:func:`_blocked`) until the pid is recorded."""
         pid = os.fork()
         if pid == 0:
-            self._become_child(body, self.role.name)
+            self._become_child(body, self.role)
         return pid
 
     @staticmethod
-    def _become_child(body: Child, name: str) -> None:
+    def _become_child(body: Child, role: Role) -> None:
         from servekit.jobs.worker import stop_on_signals
 
         code = 1
@@ -150,7 +152,7 @@ class Supervisor:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
             code = body(stop)
         except BaseException:
-            log.exception("%s crashed", name)
+            logging.getLogger(role.logger).exception("%s crashed", role.name)
         finally:
             logging.shutdown()
             os._exit(code)
@@ -178,7 +180,7 @@ class Supervisor:
         self.stopping = True
         self.stop_requested_at = time.monotonic()
         role = self.role
-        log.info("stopping %ss (each finishes its current %s)", role.name, role.work)
+        self.log.info("stopping %ss (each finishes its current %s)", role.name, role.work)
         for pid in self.children:
             _signal(pid, signal.SIGTERM)
 
@@ -196,7 +198,7 @@ class Supervisor:
             if pid == self.extra_pid:
                 self.extra_pid = 0
                 if not self.stopping:
-                    log.warning("the worker's metrics server exited (%d); restarting it", code)
+                    self.log.warning("the worker's metrics server exited (%d); restarting it", code)
                     if time.monotonic() - self.extra_started < _RESPAWN_PAUSE:
                         time.sleep(_RESPAWN_PAUSE)
                     self.spawn_extra()
@@ -205,7 +207,7 @@ class Supervisor:
             if self.stopping:
                 continue
             if code == EXIT_LOAD_FAILED:  # it has said why (serving.loadfail)
-                log.info(
+                self.log.info(
                     "%s %d could not load the model or its %s: stopping",
                     self.role.name,
                     pid,
@@ -214,7 +216,7 @@ class Supervisor:
                 self.exit_code = 2  # a start-up mistake, as servekit serve says it
                 self.on_signal(signal.SIGTERM, None)
                 continue
-            log.warning("%s %d exited (%d); starting another", self.role.name, pid, code)
+            self.log.warning("%s %d exited (%d); starting another", self.role.name, pid, code)
             if time.monotonic() - started < _RESPAWN_PAUSE:
                 time.sleep(_RESPAWN_PAUSE)  # a crash loop must not spin
             self.spawn()
@@ -234,7 +236,7 @@ class Supervisor:
             late = time.monotonic() - self.stop_requested_at > self.grace
             if self.stopping and self.grace and late:
                 for pid in self.children:
-                    log.warning(
+                    self.log.warning(
                         "%s %d busy after %d s: killing it", self.role.name, pid, self.grace
                     )
                     _signal(pid, signal.SIGKILL)
@@ -276,7 +278,9 @@ def run_supervisor(
         signal.signal(signum, supervisor.on_signal)
     if pidfile:
         Path(pidfile).write_text(f"{os.getpid()}\n", encoding="ascii")
-    log.info("starting %ss", role.name, extra={"processes": count, **workload.about})
+    logging.getLogger(role.logger).info(
+        "starting %ss", role.name, extra={"processes": count, **workload.about}
+    )
     try:
         return supervisor.run()
     finally:
