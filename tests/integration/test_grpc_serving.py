@@ -1,6 +1,6 @@
 """The Open Inference Protocol over gRPC, on real servers (``servekit serve
---grpc-port``), through Triton's client (``tritonclient.grpc``) and KServe's
-(``InferenceGRPCClient``): the same tensors as /model and V2 REST for an ONNX graph and a
+--grpc-port``), through Triton's client (``tritonclient.grpc``; KServe's are in
+test_kserve_clients.py): the same tensors as /model and V2 REST for an ONNX graph and a
 typed Python model, tokens, metrics and the access log, errors as gRPC statuses, the
 drain on SIGTERM and the time limit."""
 
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -186,44 +184,6 @@ def test_metadata_errors_tokens_and_metrics(onnx_grpc: tuple[Server, int]) -> No
     route = 'route="/inference.GRPCInferenceService/ModelInfer"'
     for code in (200, 400, 401, 404):
         assert f'servekit_requests_total{{code="{code}",{route}}} 1.0' in metrics, metrics
-
-
-KSERVE_CLIENT = """
-import asyncio, sys
-import numpy as np
-from kserve import InferenceGRPCClient, InferInput, InferRequest
-
-async def ask():
-    client = InferenceGRPCClient(sys.argv[1])
-    try:
-        inputs = []
-        for name in "ab":
-            found = InferInput(name, [1, 3], "FP32")
-            found.set_data_from_numpy(np.array([[1, 2, 3]], np.float32))
-            inputs.append(found)
-        request = InferRequest(model_name="adder", infer_inputs=inputs, request_id="k1")
-        response = await client.infer(request, headers=(("authorization", sys.argv[2]),))
-        print(response.id, {o.name: o.as_numpy().tolist() for o in response.outputs})
-    finally:
-        await client.close()
-
-asyncio.run(ask())
-"""
-
-
-def test_kserve_grpc_client_gets_predictions(onnx_grpc: tuple[Server, int]) -> None:
-    # A process of its own: KServe's and Triton's clients each register the protocol's
-    # messages in protobuf's default pool, and cannot be imported together.
-    _, port = onnx_grpc
-    done = subprocess.run(
-        [sys.executable, "-c", KSERVE_CLIENT, f"127.0.0.1:{port}", AUTH["authorization"]],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ("k1 {'total': [[2.0, 4.0, 6.0]], 'doubled': [[4.0, 8.0, 12.0]]}")
 
 
 def test_sigterm_drains_grpc_and_finishes_the_call_in_hand(serve: Any, tmp_path: Path) -> None:
