@@ -17,14 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servekit._env import ENV_PREFIX, OLD_NAMES, amqp_checks, env_name, parse_value, usable_cores
-from servekit.errors import ConfigError
+from servekit._checks import check
+from servekit._env import ENV_PREFIX, OLD_NAMES, env_name, parse_value, usable_cores
 
 __all__ = ["ENV_PREFIX", "OLD_NAMES", "Settings", "env_name", "parse_value", "usable_cores"]
-
-_LOG_FORMATS = ("json", "text")
-_FRONTS = ("auto", "nginx", "direct")
-_LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _setting(default: Any, doc: str, secret: bool = False) -> Any:
@@ -266,57 +262,7 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        checks = [
-            (1 <= self.port <= 65535, "port", "a TCP port, 1..65535"),
-            (self.front in _FRONTS, "front", " or ".join(_FRONTS)),
-            (self.client_header_timeout >= 1, "client_header_timeout", "1 second or more"),
-            (self.client_body_timeout >= 1, "client_body_timeout", "1 second or more"),
-            (self.keepalive_timeout >= 0, "keepalive_timeout", "0 (no keep-alive) or more"),
-            (self.max_connections >= 16, "max_connections", "16 or more"),
-            (
-                0 <= self.metrics_port <= 65535 and self.metrics_port != self.port,
-                "metrics_port",
-                "0 or a TCP port other than SERVEKIT_PORT",
-            ),
-            (
-                self.grpc_port == 0
-                or (
-                    self.grpc_port <= 65535
-                    and self.grpc_port > 0
-                    and self.grpc_port not in (self.port, self.metrics_port)
-                ),
-                "grpc_port",
-                "0 (off) or a TCP port other than SERVEKIT_PORT and SERVEKIT_METRICS_PORT",
-            ),
-            (self.grpc_processes >= 1, "grpc_processes", "1 or more"),
-            (self.processes >= 0, "processes", "0 (one per core) or more"),
-            (self.threads >= 1, "threads", "1 or more"),
-            (self.onnx_threads >= 0, "onnx_threads", "0 (automatic) or more"),
-            (self.timeout >= 1, "timeout", "1 second or more"),
-            (self.max_requests >= 0, "max_requests", "0 (never) or more"),
-            (self.drain_seconds >= 0, "drain_seconds", "0 or more"),
-            (self.grace_seconds >= 0, "grace_seconds", "0 (wait) or more"),
-            (self.max_requests_jitter >= 0, "max_requests_jitter", "0 or more"),
-            (self.max_body_bytes >= 1, "max_body_bytes", "1 byte or more"),
-            (self.async_workers >= 0, "async_workers", "0 (none) or more"),
-            (self.async_max_body_bytes >= 1, "async_max_body_bytes", "1 byte or more"),
-            (self.async_max_result_bytes >= 1, "async_max_result_bytes", "1 byte or more"),
-            (self.async_max_queued >= 1, "async_max_queued", "1 or more"),
-            (self.async_queue_seconds >= 1, "async_queue_seconds", "1 second or more"),
-            (self.async_retention_seconds >= 1, "async_retention_seconds", "1 second or more"),
-            (self.async_timeout >= 1, "async_timeout", "1 second or more"),
-            (self.async_max_attempts >= 1, "async_max_attempts", "1 or more"),
-            (self.async_lease_seconds >= 1, "async_lease_seconds", "1 second or more"),
-            (self.amqp_max_result_bytes >= 1, "amqp_max_result_bytes", "1 byte or more"),
-            *amqp_checks(self.amqp_url, self.amqp_input_queue, self.amqp_output_queue),
-            (self.log_format in _LOG_FORMATS, "log_format", " or ".join(_LOG_FORMATS)),
-            (self.log_level in _LOG_LEVELS, "log_level", ", ".join(_LOG_LEVELS)),
-        ]
-        for ok, name, expected in checks:
-            if not ok:
-                raise ConfigError(
-                    f"{env_name(name)} must be {expected}, got {getattr(self, name)!r}"
-                )
+        check(self)
         if self.example_request:  # read when the server starts (servekit.http.example_file)
             object.__setattr__(self, "example_request", os.path.abspath(self.example_request))
 
