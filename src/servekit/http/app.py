@@ -3,8 +3,8 @@
 Every route comes from the one route table (:mod:`servekit.http.routes`), every request
 passes through the one lifecycle (:mod:`servekit.http.lifecycle`), and the views live
 beside their protocol's codec: Domino's in :mod:`.predictions` and :mod:`.async_routes`,
-Seldon's in :mod:`.seldon_routes`, the Open Inference Protocol's in :mod:`.v2_routes`, the
-probes and metrics in :mod:`.probes`.
+Seldon's in :mod:`.seldon_routes`, the Open Inference Protocol's in :mod:`.v2_routes`,
+KServe V1's in :mod:`.v1_routes`, the probes and metrics in :mod:`.probes`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from werkzeug.routing import RoutingException
 from servekit import errors
 from servekit._version import __version__
 from servekit.core.runner import Runner, call_now
-from servekit.http import async_routes, probes, seldon_routes, tester, v2_routes
+from servekit.http import async_routes, probes, seldon_routes, tester, v1_routes, v2_routes
 from servekit.http.auth import build_authenticator
 from servekit.http.errors import to_servekit_error
 from servekit.http.front import front_error
@@ -79,6 +79,7 @@ def create_app(
         **async_routes.views(jobs),
         **seldon_routes.views(seldon, UserMetrics(registry), telemetry, run),
         **v2_routes.views(state, telemetry, run, settings.model_id),
+        **v1_routes.views(state, telemetry, run, settings.model_id),
         **openapi_routes.views(settings, state, authenticator.enabled),
         **tester.views(settings, state, authenticator.enabled),
     }

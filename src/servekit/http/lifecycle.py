@@ -28,10 +28,20 @@ import orjson
 from servekit import errors
 from servekit.http.auth import Authenticator
 from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_BYTES
-from servekit.http.routes import DOMINO, ROUTES, SELDON, V2, Route, fast_matcher, fast_routes
+from servekit.http.routes import (
+    DOMINO,
+    KSERVE_V1,
+    ROUTES,
+    SELDON,
+    V2,
+    Route,
+    fast_matcher,
+    fast_routes,
+)
 from servekit.logs import AccessLog, request_id_var
 from servekit.metrics.server import ServerMetrics
 from servekit.protocols.domino import encode_error
+from servekit.protocols.kserve_v1 import encode_error as v1_error
 from servekit.protocols.seldon.message import seldon_error
 from servekit.protocols.v2 import encode_error as v2_error
 
@@ -70,6 +80,7 @@ _RENDERERS: dict[str, Callable[[errors.ServekitError, str], tuple[int, bytes]]] 
     DOMINO: lambda error, rid: (error.status, encode_error(error, rid)),
     SELDON: _seldon,
     V2: lambda error, rid: v2_error(error),
+    KSERVE_V1: lambda error, rid: v1_error(error),
 }
 """Each envelope's status and body for an error (and the request id)."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "DOMINO",
+    "KSERVE_V1",
     "ROUTES",
     "SELDON",
     "V2",
@@ -28,6 +29,8 @@ __all__ = [
 DOMINO, SELDON, V2 = "domino", "seldon", "v2"
 """The error envelopes: servekit's own (Domino's), Seldon's and the Open Inference
 Protocol's (``{"error": "message"}``)."""
+KSERVE_V1 = "kserve_v1"
+"""KServe V1's error envelope: ``{"error": "message"}``, with KServe's status codes."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class Route:
     protected: bool = False
     """Needs an access token when tokens are configured."""
     envelope: str = DOMINO
-    """The shape of its errors: :data:`DOMINO`, :data:`SELDON` or :data:`V2`."""
+    """The shape of its errors: :data:`DOMINO`, :data:`SELDON`, :data:`V2` or
+    :data:`KSERVE_V1`."""
     fast: bool = False
     """A ``POST`` answered by the lifecycle's fast path, in front of Flask."""
     operation: str = ""
@@ -156,6 +160,27 @@ ROUTES: tuple[Route, ...] = (
         protected=True,
         envelope=V2,
         operation="v2_infer",
+    ),
+    # KServe's V1 protocol (TensorFlow Serving's REST API). Predict and explain need a
+    # token; the model list and readiness do not, as V2's metadata does not.
+    Route("/v1/models", _GET, "v1_models", envelope=KSERVE_V1, operation="v1_models"),
+    Route(
+        "/v1/models/<name>",
+        _GET,
+        "v1_model_ready",
+        envelope=KSERVE_V1,
+        operation="v1_model_ready",
+    ),
+    *(
+        Route(
+            f"/v1/models/<name>:{verb}",
+            _POST,
+            f"v1_{verb}",
+            protected=True,
+            envelope=KSERVE_V1,
+            operation=f"v1_{verb}",
+        )
+        for verb in ("predict", "explain")
     ),
     # Probes, metrics, the documents and the tester page.
     *_each(("/healthz", "/v2/health/live"), _GET, "live", operation="live"),

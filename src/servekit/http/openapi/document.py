@@ -3,8 +3,9 @@
 It describes exactly what the server accepts and answers: the prediction routes with
 the ``data`` and both ``parameters`` forms (from the signature: Python type hints with
 their ``Annotated`` constraints and docstring descriptions, ONNX inputs, R formals), the
-asynchronous routes when they are on, Seldon's routes, the probes, the security schemes
-when access tokens are set, and every error each route can answer, in its envelope.
+asynchronous routes when they are on, Seldon's routes, the Open Inference Protocol's
+and KServe V1's, the probes, the security schemes when access tokens are set, and every
+error each route can answer, in its envelope.
 I/O-free.
 """
 
@@ -18,6 +19,7 @@ from servekit.core.docstrings import parameter_docs, summary
 from servekit.core.schema import SchemaBuilder, signature_schema
 from servekit.core.signature import ParamKind, Signature
 from servekit.http.openapi import parts
+from servekit.http.openapi.v1_parts import v1_operation
 from servekit.http.routes import ROUTES, Route, openapi_path
 from servekit.settings import Settings
 
@@ -119,6 +121,9 @@ def _operations(
         return {"post": parts.async_submit(path, request, security)}
     if kind == "async_status":
         return {"get": parts.async_status(path, security)}
+    if kind.startswith("v1_"):
+        method = "post" if "POST" in route.methods else "get"
+        return {method: v1_operation(kind, path, security)}
     if kind.startswith("v2_"):
         method = "post" if kind == "v2_infer" else "get"
         return {method: parts.v2_operation(kind, path, security)}

@@ -3,17 +3,22 @@ I/O-free; assembled by :func:`servekit.http.openapi.document.build_document`."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from servekit.protocols.kserve_v1.schemas import V1_SCHEMAS
 from servekit.protocols.v2.schemas import V2_SCHEMAS
 
 __all__ = [
     "SCHEMAS",
     "async_status",
     "async_submit",
+    "build_operation",
     "envelope",
+    "json_answer",
     "plain",
     "prediction",
+    "schema_ref",
     "seldon_get_predict",
     "seldon_operation",
     "v2_operation",
@@ -152,13 +157,16 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 SCHEMAS.update(V2_SCHEMAS)
+SCHEMAS.update(V1_SCHEMAS)
 
 
-def _ref(name: str) -> dict[str, str]:
+def schema_ref(name: str) -> dict[str, str]:
+    """A reference to the schema ``name`` in the document's components."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def json_answer(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A JSON response of ``schema``, with the X-Request-ID header."""
     return {
         "description": description,
         "headers": _REQUEST_ID,
@@ -167,7 +175,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(codes: tuple[int, ...], schema: str = "ErrorEnvelope") -> dict[str, Any]:
-    return {str(code): _json(_ref(schema), _ERROR_CODES[code]) for code in codes}
+    return {str(code): json_answer(schema_ref(schema), _ERROR_CODES[code]) for code in codes}
 
 
 def envelope(key: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
@@ -182,16 +190,17 @@ def envelope(key: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
-    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    names = re.findall(r"\{(\w+)\}", path)  # /v1/models/{name}:predict too
     return [{"name": n, "in": "path", "required": True, "schema": _SEGMENT} for n in names]
 
 
-def _operation(
+def build_operation(
     path: str, summary: str, responses: dict[str, Any], security: list[Any], body: Any = None
 ) -> dict[str, Any]:
+    """An operation: its id (from the summary's first word and the path), path
+    parameters, responses, JSON request body and security."""
     operation: dict[str, Any] = {
-        "operationId": (summary.split(":")[0] + path)
-        .replace("/", "_")
+        "operationId": re.sub(r"[/:]", "_", summary.split(":")[0] + path)
         .replace("{", "")
         .replace("}", ""),
         "summary": summary,
@@ -208,25 +217,31 @@ def _operation(
 def prediction(path: str, request: dict[str, Any], security: list[Any]) -> dict[str, Any]:
     """``POST`` a prediction: the data and parameters forms; every answer it can give."""
     codes = (400, *((401,) if security else ()), 404, 413, 415, 422, 431, 500, 503, 504)
-    responses = {"200": _json(_ref("PredictionResponse"), "the model's result"), **_errors(codes)}
-    return _operation(path, "predict: synchronous prediction", responses, security, request)
+    responses = {
+        "200": json_answer(schema_ref("PredictionResponse"), "the model's result"),
+        **_errors(codes),
+    }
+    return build_operation(path, "predict: synchronous prediction", responses, security, request)
 
 
 def async_submit(path: str, request: dict[str, Any], security: list[Any]) -> dict[str, Any]:
     """``POST`` to Domino's asynchronous API (or its short alias): queue a prediction."""
     auth = (401,) if security else ()
     submitted = {
-        "200": _json(_ref("AsyncSubmitted"), "queued"),
+        "200": json_answer(schema_ref("AsyncSubmitted"), "queued"),
         **_errors((400, *auth, 404, 409, 413, 415, 422, 429, 431, 503)),
     }
-    return _operation(path, "submit: queue a prediction", submitted, security, request)
+    return build_operation(path, "submit: queue a prediction", submitted, security, request)
 
 
 def async_status(path: str, security: list[Any]) -> dict[str, Any]:
     """``GET`` an asynchronous prediction's status."""
     auth = (401,) if security else ()
-    status = {"200": _json(_ref("AsyncStatus"), "the job"), **_errors((*auth, 404, 431, 503))}
-    return _operation(path, "poll: an asynchronous prediction", status, security)
+    status = {
+        "200": json_answer(schema_ref("AsyncStatus"), "the job"),
+        **_errors((*auth, 404, 431, 503)),
+    }
+    return build_operation(path, "poll: an asynchronous prediction", status, security)
 
 
 def seldon_get_predict(security: list[Any]) -> dict[str, Any]:
@@ -240,7 +255,7 @@ def seldon_get_predict(security: list[Any]) -> dict[str, Any]:
             "in": "query",
             "required": True,
             "description": "a SeldonMessage as JSON",
-            "content": {_JSON: {"schema": _ref("SeldonMessage")}},
+            "content": {_JSON: {"schema": schema_ref("SeldonMessage")}},
         }
     ]
     return operation
@@ -255,7 +270,7 @@ def _optional_message() -> dict[str, Any]:
 def seldon_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any]:
     """A Seldon v1 prediction or feedback route (SeldonMessage in and out)."""
     body = (
-        _ref("SeldonMessage")
+        schema_ref("SeldonMessage")
         if kind == "predict"
         else {
             "type": "object",
@@ -270,23 +285,26 @@ def seldon_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any
     )
     codes = (400, *((401,) if security else ()), 404, 413, 431, 500, 503, 504)
     responses = {
-        "200": _json(_ref("SeldonMessage"), "a SeldonMessage"),
+        "200": json_answer(schema_ref("SeldonMessage"), "a SeldonMessage"),
         **_errors(codes, "SeldonError"),
     }
-    return _operation(path, f"seldon-{kind}: Seldon Core v1", responses, security, body)
+    return build_operation(path, f"seldon-{kind}: Seldon Core v1", responses, security, body)
 
 
 def plain(endpoint: str, path: str, security: list[Any]) -> dict[str, Any]:
     """A ``GET`` route without a request body: the probes, metadata, pages and files."""
     text = {"description": "text", "content": {"text/plain": {"schema": _STRING}}}
-    alive = _json({"type": "object", "properties": {"status": {"const": "alive"}}}, "alive")
-    ready = {"200": _json(_ANY_OBJECT, "ready: the model and its runtime"), **_errors((503,))}
+    alive = json_answer({"type": "object", "properties": {"status": {"const": "alive"}}}, "alive")
+    ready = {"200": json_answer(_ANY_OBJECT, "ready: the model and its runtime"), **_errors((503,))}
     auth = (401,) if security else ()
     seldon_status = {
-        "200": _json(_ref("SeldonMessage"), "health"),
+        "200": json_answer(schema_ref("SeldonMessage"), "health"),
         **_errors((*auth, 500, 503, 504), "SeldonError"),
     }
-    metadata = {"200": _json(_ANY_OBJECT, "Seldon metadata"), **_errors((500, 503), "SeldonError")}
+    metadata = {
+        "200": json_answer(_ANY_OBJECT, "Seldon metadata"),
+        **_errors((500, 503), "SeldonError"),
+    }
     html = {"description": "a page", "content": {"text/html": {"schema": _STRING}}}
     asset = {"description": "a file of the tester page", "content": {"*/*": {"schema": _STRING}}}
     summary, responses = {
@@ -297,14 +315,14 @@ def plain(endpoint: str, path: str, security: list[Any]) -> dict[str, Any]:
         "seldon_metadata": ("seldon-metadata: the model", metadata),
         "seldon_openapi": (
             "seldon-openapi: Seldon's description",
-            {"200": _json(_ANY_OBJECT, "OpenAPI")},
+            {"200": json_answer(_ANY_OBJECT, "OpenAPI")},
         ),
-        "openapi": ("openapi: this document", {"200": _json(_ANY_OBJECT, "OpenAPI 3.1")}),
+        "openapi": ("openapi: this document", {"200": json_answer(_ANY_OBJECT, "OpenAPI 3.1")}),
         "tester": ("tester: the tester page", {"200": html, "503": html}),
         "static": ("static: the tester page's files", {"200": asset, **_errors((404,))}),
         "metrics": ("metrics: Prometheus", {"200": text}),
     }[endpoint]
-    return _operation(path, summary, responses, security)
+    return build_operation(path, summary, responses, security)
 
 
 def v2_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any]:
@@ -316,13 +334,19 @@ def v2_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any]:
             "v2_model": ("v2-model: model metadata", "V2ModelMetadata", (404, 503)),
             "v2_model_ready": ("v2-ready: the model is ready", "", (404, 503)),
         }[kind]
-        found = _json(_ref(schema), "metadata") if schema else _json(_ANY_OBJECT, "ready")
-        return _operation(path, summary, {"200": found, **_errors(codes, "V2Error")}, security)
+        found = (
+            json_answer(schema_ref(schema), "metadata")
+            if schema
+            else json_answer(_ANY_OBJECT, "ready")
+        )
+        return build_operation(path, summary, {"200": found, **_errors(codes, "V2Error")}, security)
     codes = (400, *auth, 404, 413, 431, 500, 503, 504)
-    answer = _json(_ref("V2InferResponse"), "the output tensors")
+    answer = json_answer(schema_ref("V2InferResponse"), "the output tensors")
     answer["content"][_BINARY] = {"schema": {"description": _BINARY_TEXT}}
     responses = {"200": answer, **_errors(codes, "V2Error")}
-    operation = _operation(path, "v2-infer: inference", responses, security, _ref("V2InferRequest"))
+    operation = build_operation(
+        path, "v2-infer: inference", responses, security, schema_ref("V2InferRequest")
+    )
     operation["requestBody"]["content"][_BINARY] = {"schema": {"description": _BINARY_TEXT}}
     operation["parameters"].append(
         {
