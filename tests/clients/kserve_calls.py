@@ -4,7 +4,8 @@ protocol's ``inference`` messages in protobuf's default pool, so the two cannot 
 imported into one test process.
 
 ``python -m tests.clients.kserve_calls PROTOCOL ADDRESS MODEL TOKEN REQUEST_JSON``:
-PROTOCOL is ``rest-v2``, ``rest-v1`` or ``grpc``; REQUEST_JSON is, for V2, ``{"inputs":
+PROTOCOL is ``rest-v2``, ``rest-v1``, ``rest-v1-ready`` (the V1 client's
+``is_model_ready``) or ``grpc``; REQUEST_JSON is, for V2, ``{"inputs":
 [{"name", "datatype", "data"}], "binary": bool, "outputs": [names] | null}`` (``data``
 nested lists giving the shape) and, for V1, the request body. Prints one JSON line:
 ``{"outputs": {name: {"datatype", "shape", "data"}}, "id"}`` (V2) or the answer (V1);
@@ -70,9 +71,12 @@ async def call(protocol: str, address: str, model: str, token: str, spec: Any) -
         finally:
             await client.close()
     version = protocol.removeprefix("rest-")
-    rest = InferenceRESTClient(RESTConfig(protocol=version, retries=0, timeout=30))
+    config = RESTConfig(protocol=version.removesuffix("-ready"), retries=0, timeout=30)
+    rest = InferenceRESTClient(config)
     try:
         headers = {"Authorization": auth} if auth else None
+        if version == "v1-ready":
+            return await rest.is_model_ready(f"http://{address}", model, headers=headers)
         if version == "v1":
             return await rest.infer(f"http://{address}", spec, model_name=model, headers=headers)
         answer = await rest.infer(
