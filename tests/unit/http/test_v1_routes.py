@@ -12,6 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry
 
+from servekit import errors
 from servekit.core.dataplane import DataPlane
 from servekit.core.release import Release
 from servekit.http import ServerState, create_app
@@ -182,3 +183,18 @@ def test_the_openapi_document_describes_the_v1_routes(client: FlaskClient) -> No
     assert "security" not in ready
     schemas = document["components"]["schemas"]
     assert {"V1PredictRequest", "V1PredictResponse", "V1Error"} <= set(schemas)
+
+
+def test_predictions_run_under_the_runner_and_a_deadline_is_504() -> None:
+    ran: list[str] = []
+
+    def expired(fn: Any) -> Any:  # a Runner whose deadline has passed
+        ran.append("called")
+        raise errors.Timeout("the prediction took longer than 1 s")
+
+    plane = DataPlane(FunctionRuntime(doubled), Release("0", "churn", "4"))
+    app = create_app(Settings(), ServerState(dataplane=plane), run=expired)
+    reply = app.test_client().post(PREDICT, data=b'{"instances": [1]}')
+    assert ran == ["called"]
+    assert reply.status_code == 504
+    assert reply.get_json() == {"error": "the prediction took longer than 1 s"}
