@@ -24,6 +24,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "servekit.serving",
             "servekit.jobs",
             "servekit.metrics",
+            "servekit.capture",
         ),
     ),
     (
@@ -33,6 +34,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("servekit.jobs", (*WEB, "servekit.http", "servekit.serving")),
     ("servekit.runtimes", (*WEB, "servekit.http", "servekit.serving", "servekit.jobs")),
     ("servekit.metrics", (*WEB, "servekit.http", "servekit.serving")),
+    ("servekit.capture", (*WEB, "servekit.http", "servekit.serving", "servekit.jobs")),
     ("servekit.errors", ("servekit",)),
 )
 

@@ -11,7 +11,7 @@ from servekit.errors import ConfigError
 if TYPE_CHECKING:
     from servekit.settings import Settings
 
-__all__ = ["FRONTS", "LOG_FORMATS", "LOG_LEVELS", "check"]
+__all__ = ["CAPTURE_SCHEMES", "FRONTS", "LOG_FORMATS", "LOG_LEVELS", "check"]
 
 LOG_FORMATS = ("json", "text")
 FRONTS = ("auto", "nginx", "direct")
@@ -66,6 +66,33 @@ def check(s: Settings) -> None:
         (s.log_format in LOG_FORMATS, "log_format", " or ".join(LOG_FORMATS)),
         (s.log_level in LOG_LEVELS, "log_level", ", ".join(LOG_LEVELS)),
     ]
+    _check_capture_url(s.capture)
+    checks += [
+        (0.0 <= s.capture_sample <= 1.0, "capture_sample", "a number from 0 to 1"),
+        (s.capture_queue >= 1, "capture_queue", "1 or more"),
+        (s.capture_rotate_bytes >= 1024, "capture_rotate_bytes", "1024 bytes or more"),
+        (s.capture_rotate_seconds >= 1, "capture_rotate_seconds", "1 second or more"),
+    ]
     for ok, name, expected in checks:
         if not ok:
             raise ConfigError(f"{env_name(name)} must be {expected}, got {getattr(s, name)!r}")
+
+
+CAPTURE_SCHEMES = ("file", "http", "https", "redis", "rediss")
+
+
+def _check_capture_url(url: str) -> None:
+    """``SERVEKIT_CAPTURE``: empty, or a URL of a sink servekit has (never echoed: it may
+    hold a password)."""
+    if not url:
+        return
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in CAPTURE_SCHEMES:
+        got = f"scheme {scheme!r}" if sep else "no scheme"
+        raise ConfigError(
+            f"{env_name('capture')} must be a file://, http(s):// or redis:// URL, got {got}"
+        )
+    if scheme.lower() == "file" and not rest.startswith("/"):
+        raise ConfigError(
+            f"{env_name('capture')} must name an absolute folder: file:///path/to/dir"
+        )

@@ -50,6 +50,11 @@ def parse_value(name: str, kind: type, raw: str) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(f"{env_name(name)} must be an integer, got {raw!r}") from None
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{env_name(name)} must be a number, got {raw!r}") from None
     return text.lower() if name in ("log_format", "log_level", "front") else text
 
 

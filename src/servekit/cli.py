@@ -125,7 +125,7 @@ def _add_setting_flags(command: argparse.ArgumentParser) -> None:
 
 
 def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
-    types = {"int": int, "bool": bool, "str": str}
+    types = {"int": int, "bool": bool, "str": str, "float": float}
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         value = getattr(ns, f.name, None)

@@ -42,6 +42,8 @@ def load_dataplane(settings: Settings) -> DataPlane:
     plane = DataPlane(runtime, release_of(settings), load_seconds=load_seconds)
     for warning in plane.binder.warnings:
         log.warning("%s", warning)
+    if settings.capture:
+        _capture(settings, plane)
     log.info(
         "model loaded",
         extra={
@@ -51,6 +53,20 @@ def load_dataplane(settings: Settings) -> DataPlane:
         },
     )
     return plane
+
+
+def _capture(settings: Settings, plane: DataPlane) -> None:
+    """Record ``plane``'s predictions (``SERVEKIT_CAPTURE``), flushed at this process's
+    exit (the supervisor's children, which leave with ``os._exit``, flush on their own)."""
+    import atexit
+
+    from servekit import capture
+    from servekit.capture.sinks import capture_for
+
+    found = capture_for(settings, plane)
+    plane.observer = found.observe
+    capture.install(found)
+    atexit.register(capture.close, capture.FLUSH_SECONDS)
 
 
 def report_load_error(exc: ServekitError) -> None:

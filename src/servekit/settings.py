@@ -248,6 +248,26 @@ class Settings:
         '`[{"name", "value", "type": INT|FLOAT|DOUBLE|STRING|BOOL}]`; read from '
         "`PREDICTIVE_UNIT_PARAMETERS` (what Seldon Core sets) when unset.",
     )
+    capture: str = _setting(
+        "",
+        "Record every (sampled) prediction: `file:///DIR` (JSON Lines in DIR, rotated and "
+        "compressed), `http(s)://...` (CloudEvents, as KServe's request logger sends them) "
+        "or `redis://HOST:PORT/DB?stream=NAME` (a Redis stream, capped); empty: off. A "
+        "slow or dead sink never slows or fails a request: records are dropped and counted.",
+    )
+    capture_sample: float = _setting(
+        1.0, "The fraction of predictions recorded with `SERVEKIT_CAPTURE` (0 to 1)."
+    )
+    capture_queue: int = _setting(
+        10000,
+        "Records each process holds for the capture sink; past that they are dropped "
+        '(`servekit_capture_records_total{outcome="dropped"}`).',
+    )
+    capture_rotate_bytes: int = _setting(
+        64 * 1024 * 1024,
+        "A `file://` capture's file is rotated (and gzipped) past this size...",
+    )
+    capture_rotate_seconds: int = _setting(3600, "...or this age, whichever comes first.")
     example_request: str = _setting(
         "",
         'A JSON file with an example request body (`{"data": {...}}` or '
@@ -326,4 +346,4 @@ class Settings:
 
 
 def _type_of(f: dataclasses.Field[Any]) -> type:
-    return {"int": int, "bool": bool, "str": str}[str(f.type)]
+    return {"int": int, "bool": bool, "str": str, "float": float}[str(f.type)]

@@ -20,9 +20,9 @@ from servekit.core.binding import Binder, BoundCall, Call
 from servekit.core.encoding import EncodeError, encode
 from servekit.core.release import Release
 from servekit.core.runtime import Runtime
-from servekit.errors import BadRequest, DeadlineExpired, ModelError, ServekitError
+from servekit.errors import BadRequest, DeadlineExpired, ModelError, ServekitError, Timeout
 
-__all__ = ["Answer", "DataPlane"]
+__all__ = ["Answer", "DataPlane", "Observed", "Observer"]
 
 log = logging.getLogger("servekit.model")
 
@@ -35,8 +35,30 @@ class Answer:
     model_seconds: float
 
 
+@dataclass(frozen=True)
+class Observed:
+    """One call of the model that a protocol made as a prediction, for an
+    :data:`Observer` (prediction capture): its arguments as the model received them, and
+    its result or error."""
+
+    request_id: str
+    protocol: str
+    bound: BoundCall
+    result: Any
+    error: ServekitError | None
+    model_seconds: float
+
+
+Observer = Callable[[Observed], None]
+"""Sees every prediction (:attr:`DataPlane.observer`); must never raise or block."""
+
+
 class DataPlane:
     """Serves one loaded runtime. Build once per process, after ``runtime.load()``."""
+
+    observer: Observer | None = None
+    """Called after each prediction a codec names its protocol for (``call(...,
+    protocol=...)``): prediction capture sets it; None costs nothing."""
 
     def __init__(
         self,
@@ -63,12 +85,35 @@ class DataPlane:
             ) from None
 
     def call(
-        self, bound: BoundCall, request_id: str, method: Callable[..., Any] | None = None
+        self,
+        bound: BoundCall,
+        request_id: str,
+        method: Callable[..., Any] | None = None,
+        protocol: str = "",
     ) -> Any:
         """Run the model on bound arguments; its exceptions become ModelError (logged).
 
         ``method`` calls another of the user's methods the same way (a Seldon class's
-        ``predict_raw``, ``tags``, ...) instead of the runtime's ``predict``."""
+        ``predict_raw``, ``tags``, ...) instead of the runtime's ``predict``. A
+        ``protocol`` marks the call as a prediction of that protocol: the
+        :attr:`observer` sees it, its result or its error."""
+        observer = self.observer
+        if observer is None or not protocol:
+            return self._call(bound, request_id, method)
+        started = self.clock()
+        try:
+            result = self._call(bound, request_id, method)
+        except ServekitError as exc:
+            observer(Observed(request_id, protocol, bound, None, exc, self.clock() - started))
+            raise
+        except DeadlineExpired:
+            late = Timeout("the prediction ran past the timeout")
+            observer(Observed(request_id, protocol, bound, None, late, self.clock() - started))
+            raise
+        observer(Observed(request_id, protocol, bound, result, None, self.clock() - started))
+        return result
+
+    def _call(self, bound: BoundCall, request_id: str, method: Callable[..., Any] | None) -> Any:
         try:
             if method is not None:
                 return method(*bound.args, **bound.kwargs)
@@ -88,11 +133,12 @@ class DataPlane:
             )
             raise ModelError(_exception_text(exc)) from exc
 
-    def run(self, call: Call, request_id: str) -> tuple[Any, float]:
-        """Bind and call: the model's raw result and the seconds the model took."""
+    def run(self, call: Call, request_id: str, protocol: str = "") -> tuple[Any, float]:
+        """Bind and call (a prediction of ``protocol``, when given): the model's raw
+        result and the seconds the model took."""
         bound = self.bind(call)
         model_started = self.clock()
-        result = self.call(bound, request_id)
+        result = self.call(bound, request_id, protocol=protocol)
         return result, self.clock() - model_started
 
     def encode_result(self, value: Any, request_id: str) -> bytes:

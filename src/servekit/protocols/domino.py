@@ -86,7 +86,7 @@ class DominoCodec:
 
     def run(self, body: bytes, request_id: str) -> tuple[Any, float]:
         """The model's raw result for a request body and the seconds the model took."""
-        return self.plane.run(parse_request(body), request_id)
+        return self.plane.run(parse_request(body), request_id, "domino")
 
     def predict(self, body: bytes, request_id: str) -> Answer:
         """The whole path for one request body; returns the success envelope's bytes."""

@@ -154,6 +154,9 @@ class Supervisor:
         except BaseException:
             logging.getLogger(role.logger).exception("%s crashed", role.name)
         finally:
+            from servekit import capture
+
+            capture.close(capture.FLUSH_SECONDS)  # what it recorded (os._exit runs no atexit)
             logging.shutdown()
             os._exit(code)
 

@@ -96,7 +96,7 @@ class KServeV1Codec:
         if problems:
             raise errors.InvalidArguments(problems + batch.locate(key, instances))
         try:
-            result, seconds = self.plane.run(call, request_id)
+            result, seconds = self.plane.run(call, request_id, "kserve_v1")
         except errors.InvalidArguments as exc:
             located = batch.locate(key, instances)
             raise (errors.InvalidArguments(located) if located else exc) from None
@@ -111,7 +111,7 @@ class KServeV1Codec:
         for index, bound in enumerate(calls):
             started = clock()
             try:
-                predictions.append(plane.call(bound, request_id))
+                predictions.append(plane.call(bound, request_id, protocol="kserve_v1"))
             except errors.ModelError as exc:
                 raise errors.ModelError(f"{key}[{index}]: {exc.message}") from exc
             finally:

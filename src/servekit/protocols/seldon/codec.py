@@ -37,6 +37,9 @@ from servekit.protocols.seldon.message import (
 
 __all__ = ["SeldonAnswer", "SeldonCodec"]
 
+PROTOCOL = "seldon"
+"""The protocol named in a captured prediction."""
+
 _NAMES = ("names", "features_names", "feature_names")
 _FEEDBACK_FIELDS = frozenset({"request", "response", "reward", "truth"})
 
@@ -71,12 +74,13 @@ class SeldonCodec:
             return self._raw(hooks.predict_raw, document, request_id)
         request = decode(document)
         if hooks is None:
-            result = self.plane.call(self.plane.binder.bind(self._call(request)), request_id)
+            bound = self.plane.binder.bind(self._call(request))
+            result = self.plane.call(bound, request_id, protocol=PROTOCOL)
             return SeldonAnswer(respond(result, request))
         x = model_input(request)
         kwargs = {"meta": request.meta} if hooks.accepts_meta else {}
         bound = BoundCall((x, request.names), kwargs)
-        result = self.plane.call(bound, request_id, hooks.predict)
+        result = self.plane.call(bound, request_id, hooks.predict, PROTOCOL)
         return self._answer(result, request, request_id)
 
     def feedback(self, document: Any, request_id: str) -> SeldonAnswer:
@@ -166,7 +170,7 @@ class SeldonCodec:
     def _raw(self, method: Callable[..., Any], document: Any, request_id: str) -> SeldonAnswer:
         """``predict_raw(message)``: its message is the answer; a ``status.code`` in it
         is the HTTP status, as in Seldon's wrapper."""
-        result = self.plane.call(BoundCall((document,), {}), request_id, method)
+        result = self.plane.call(BoundCall((document,), {}), request_id, method, PROTOCOL)
         if not isinstance(result, dict):
             raise errors.ModelError("predict_raw() must return a dict (a SeldonMessage)")
         status_field = result.get("status")

@@ -105,7 +105,7 @@ class V2Codec:
         call = Call("inputs", self._arguments(request))
         plane = self.plane
         try:
-            result, model_seconds = plane.run(call, request_id)
+            result, model_seconds = plane.run(call, request_id, "v2")
         except errors.InvalidArguments as exc:
             raise errors.BadRequest("; ".join(p.message for p in exc.problems)) from None
         tensors = tensors_of(result, partial(plane.encode_result, request_id=request_id))

@@ -66,10 +66,11 @@ def _compile() -> bytes:
 @functools.lru_cache(maxsize=1)
 def messages() -> Messages:
     """The message classes (compiled once per process)."""
+    compiled = _compile()  # first: it says what to install when grpcio is missing
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
     pool = descriptor_pool.DescriptorPool()
-    for file in descriptor_pb2.FileDescriptorSet.FromString(_compile()).file:
+    for file in descriptor_pb2.FileDescriptorSet.FromString(compiled).file:
         pool.Add(file)
     names = [f"{m}{kind}" for m in METHODS for kind in ("Request", "Response")]
     names += ["InferParameter", "InferTensorContents"]
