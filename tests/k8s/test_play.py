@@ -1,7 +1,11 @@
 """A rendered tier with a Secret variable and read-only volumes, run with `podman kube
 play`: the model reads the Secret's value from its environment and a file from each
 volume (a hostPath and a PersistentVolumeClaim, which podman makes a named volume), and
-cannot write to them.
+cannot write to them. And the pod KServe makes of servekit's ServingRuntime and a
+rendered InferenceService (tests/k8s/kserve_pod.py), with the model's project where
+KServe's storage initializer would have put it (a hostPath at /mnt/models, read-only):
+it answers KServe's V1 and the Open Inference Protocol as the InferenceService's name,
+over REST and gRPC.
 
 It needs servekit's cpu base image: one already in podman's store (kept by
 SERVEKIT_TEST_KEEP_IMAGES=1 after the image tests) is used as it is; else it is built
@@ -38,6 +42,7 @@ from tests.containers import (
     tagged,
 )
 from tests.integration.test_k8s_pod import Pod
+from tests.k8s.kserve_pod import MODEL_DIR, PROVISION_VOLUME, kserve_pod
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
@@ -162,3 +167,109 @@ def test_a_tier_with_a_secret_variable_and_read_only_volumes_runs(
         for name in ("servekit-tokens", "play-db"):
             sh(["podman", "secret", "rm", name], env, check=False)
         sh(["podman", "volume", "rm", "-f", claim], env, check=False)
+
+
+KSERVE_MODEL = """
+def predict(start: int, stop: int, step: int = 1) -> dict:
+    values = list(range(start, stop, step))
+    return {"values": values, "total": sum(values)}
+"""
+GRPC_CLIENT = """
+import json, sys
+import grpc, numpy
+from servekit.protocols.v2.stubs import SERVICE, messages
+token, model = sys.argv[1], sys.argv[2]
+found = messages()
+call = grpc.insecure_channel("127.0.0.1:8081").unary_unary(
+    f"/{SERVICE}/ModelInfer",
+    request_serializer=lambda r: r.SerializeToString(),
+    response_deserializer=found["ModelInferResponse"].FromString,
+)
+request = found["ModelInferRequest"](model_name=model)
+for name, value in (("start", 1), ("stop", 5)):
+    tensor = request.inputs.add(name=name, datatype="INT64", shape=[1])
+    tensor.contents.int64_contents.append(value)
+reply = call(request, metadata=[("authorization", "Bearer " + token)], timeout=30)
+outputs = {}
+for index, output in enumerate(reply.outputs):  # raw_output_contents, as Triton answers
+    assert output.datatype == "INT64", output.datatype
+    raw = reply.raw_output_contents[index] if reply.raw_output_contents else None
+    values = numpy.frombuffer(raw, "<i8") if raw is not None else output.contents.int64_contents
+    outputs[output.name] = [int(value) for value in values]
+print(json.dumps({"model": reply.model_name, "outputs": outputs}))
+"""
+
+
+def test_the_pod_kserve_makes_of_the_runtime_serves_a_project_from_mnt_models(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    models = tmp_path / "models"  # what the storage initializer would have copied
+    models.mkdir()
+    (models / "model.py").write_text(KSERVE_MODEL, encoding="utf-8")
+    models.chmod(0o755)
+    (models / "model.py").chmod(0o644)
+    render = [sys.executable, "-m", "servekit", "k8s", "render", "--kserve", "--name", "range",
+              "--version", "2", "--image", image("cpu"), "--storage-uri", "pvc://models/range",
+              "--target", "model.py:predict", "--output", str(tmp_path / "k8s")]  # fmt: skip
+    documents = list(yaml.safe_load_all(sh(render, env).stdout))
+    (runtime,) = [d for d in documents if d["kind"] == "ServingRuntime"]
+    (service,) = [d for d in documents if d["kind"] == "InferenceService"]
+    pod = kserve_pod(runtime, service)
+    spec = pod["spec"]
+    (provision,) = [v for v in spec["volumes"] if v["name"] == PROVISION_VOLUME]
+    provision.pop("emptyDir")
+    provision["hostPath"] = {"path": str(models), "type": "Directory"}
+    (container,) = spec["containers"]
+    for variable in container["env"]:
+        if variable["name"] == "SERVEKIT_HOST":  # loopback only on these machines
+            variable["value"] = "127.0.0.1"
+    manifest = tmp_path / "kserve-pod.yaml"
+    manifest.write_text(yaml.safe_dump(pod), encoding="utf-8")
+    tokens = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "servekit-tokens"}}
+    tokens["data"] = encoded({"tokens": f"{TOKEN}\n"})
+    secret("servekit-tokens", yaml.safe_dump(tokens), tmp_path, env)
+    played = Pod(pod["metadata"]["name"], env)
+    played.container = f"{played.name}-{container['name']}"
+    try:
+        sh(podman("kube", "play", str(manifest)), env)
+        played.wait_ready()
+        token = sh(
+            podman("exec", played.container, "cat", "/etc/servekit/secrets/tokens"), env
+        ).stdout.strip()
+
+        def call(method: str, path: str, body: str = "", key: str = token) -> tuple[int, str]:
+            return played.call(method, path, key, body)
+
+        assert call("GET", "/v2/health/ready")[0] == 200
+        status, body = call("GET", "/v2/models/range")
+        assert status == 200, body
+        assert json.loads(body)["name"] == "range"
+        infer = {
+            "inputs": [
+                {"name": "start", "datatype": "INT64", "shape": [1], "data": [1]},
+                {"name": "stop", "datatype": "INT64", "shape": [1], "data": [5]},
+            ]
+        }
+        status, body = call("POST", "/v2/models/range/infer", json.dumps(infer))
+        assert status == 200, body
+        answer = json.loads(body)
+        assert answer["model_name"] == "range"
+        assert answer["model_version"] == "2"
+        assert {o["name"]: o["data"] for o in answer["outputs"]}["total"] == [10]
+        assert call("POST", "/v2/models/range/infer", json.dumps(infer), key="")[0] == 401
+        assert call("POST", "/v2/models/other/infer", json.dumps(infer))[0] == 404
+        instances = json.dumps({"instances": [{"start": 1, "stop": 5}, {"start": 2, "stop": 4}]})
+        status, body = call("POST", "/v1/models/range:predict", instances)
+        assert status == 200, body
+        assert [p["total"] for p in json.loads(body)["predictions"]] == [10, 5]
+        grpc = podman("exec", played.container, "python", "-c", GRPC_CLIENT, token, "range")
+        reply = json.loads(sh(grpc, env).stdout)
+        assert reply["model"] == "range"
+        assert reply["outputs"]["total"] == [10]
+        denied = sh(podman("exec", played.container, "touch", f"{MODEL_DIR}/x"), env, check=False)
+        assert "Read-only file system" in denied.stderr
+        user = sh(podman("exec", played.container, "id", "-u"), env).stdout.strip()
+        assert user == "10001"
+    finally:
+        sh(["podman", "pod", "rm", "-f", "-t", "2", played.name], env, check=False)
+        sh(["podman", "secret", "rm", "servekit-tokens"], env, check=False)

@@ -142,5 +142,7 @@ def test_the_templates_are_package_data() -> None:
         "monitoring/grafana-dashboard.json",
         "components/async-workers/kustomization.yaml",
         "overlays/seldon/kustomization.yaml",
+        "kserve/kustomization.yaml",
+        "kserve/clusterservingruntime.yaml",
     ):
         assert root.joinpath(part).is_file(), part

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from servekit.k8s import promote
+from servekit.errors import ConfigError
+from servekit.k8s import kserve, promote
 from servekit.k8s._kubectl import kustomize
 from servekit.k8s.checks import parse_setting
 from servekit.k8s.model import add_version, model_folder
@@ -103,11 +104,58 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_shape_arguments(parser)
     add_mount_arguments(parser)
+    _add_kserve_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+def _add_kserve_arguments(parser: argparse.ArgumentParser) -> None:
+    """--kserve and what only it takes."""
+    group = parser.add_argument_group(
+        "KServe",
+        "With --kserve: servekit's ServingRuntime and an InferenceService NAME (the model's "
+        "name for KServe's clients: /v2/models/NAME/infer) that serves the model KServe "
+        "copies from --storage-uri into /mnt/models, in KServe's Standard (RawDeployment) "
+        "mode. Takes --namespace, --set, --secret-env and the hardware options; not "
+        "--async, --canary, --ingress, --redis-url, --volume or --model-dir.",
+    )
+    group.add_argument(
+        "--kserve",
+        action="store_true",
+        help="render for KServe (0.14 or later): a ServingRuntime NAME-servekit running "
+        "--image and an InferenceService NAME",
+    )
+    group.add_argument(
+        "--storage-uri",
+        metavar="URI",
+        help="with --kserve: the model's folder or file for KServe's storage initializer "
+        "(s3://..., gs://..., pvc://CLAIM/PATH, https://...)",
+    )
+    group.add_argument(
+        "--target",
+        metavar="TARGET",
+        help="with --kserve: what servekit serves, relative to /mnt/models: model.onnx "
+        "(the default; the onnx format) or a servekit TARGET such as model.py:predict "
+        "(the servekit format)",
+    )
+    group.add_argument(
+        "--cluster-runtime",
+        action="store_true",
+        help="with --kserve: a ClusterServingRuntime (for every namespace) instead of a "
+        "ServingRuntime in the namespace",
+    )
 
 
 def run(ns: argparse.Namespace) -> int:
     """Run ``servekit k8s render``: write the folder, print the rendered YAML; 0 on success."""
+    if ns.kserve:
+        return _run_kserve(ns)
+    for flag, given in (
+        ("--storage-uri", ns.storage_uri),
+        ("--target", ns.target),
+        ("--cluster-runtime", ns.cluster_runtime),
+    ):
+        if given:
+            raise ConfigError(f"{flag} is for --kserve: give --kserve too")
     secret_env, volumes = mounts(ns)
     release = Release(
         name=ns.name,
@@ -141,6 +189,53 @@ def run(ns: argparse.Namespace) -> int:
     print(
         f"servekit: wrote {folder} and the model's routes in {model}; apply them with "
         f"`kubectl apply -k {folder}` and `kubectl apply -k {model}`",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _run_kserve(ns: argparse.Namespace) -> int:
+    """``servekit k8s render --kserve``: the runtime and the InferenceService."""
+    refused = kserve.refused_options({**vars(ns), "model_dir": ns.model_dir is not None})
+    if refused:
+        raise ConfigError(
+            f"--kserve does not take {', '.join(refused)}: KServe makes the pods, Service "
+            "and routes of an InferenceService itself"
+        )
+    if not ns.storage_uri:
+        raise ConfigError(
+            "--kserve needs --storage-uri: where KServe's storage initializer finds the "
+            "model (s3://..., gs://..., pvc://CLAIM/PATH...)"
+        )
+    secret_env, _ = mounts(ns)
+    release = kserve.KServeRelease(
+        name=ns.name,
+        version=ns.version,
+        image=ns.image,
+        storage_uri=ns.storage_uri,
+        target=ns.target or "model.onnx",
+        cluster_runtime=ns.cluster_runtime,
+        namespace=ns.namespace,
+        settings=tuple(parse_setting(text) for text in ns.settings),
+        secret_env=secret_env,
+        sizing=shape(ns),
+        gpu=ns.gpu,
+    )
+    folder = Path(ns.output) if ns.output else kserve.default_folder(release)
+    written = kserve.render_kserve(release, folder)
+    rendered = kustomize(folder)
+    if rendered is None:
+        sys.stdout.write(written[0].read_text(encoding="utf-8"))
+        print(
+            f"servekit: kubectl not found: wrote {folder}; render it with "
+            f"`kubectl kustomize {folder}` (or `kustomize build`)",
+            file=sys.stderr,
+        )
+        return 0
+    sys.stdout.write(rendered)
+    print(
+        f"servekit: wrote {folder}; apply it with `kubectl apply -k {folder}` (KServe 0.14 "
+        "or later, and the Secret servekit-tokens in the InferenceService's namespace)",
         file=sys.stderr,
     )
     return 0

@@ -17,6 +17,7 @@ from servekit.errors import ConfigError
 from servekit.k8s._patches import add, container_patch, patch
 
 __all__ = [
+    "ENV_SKIP",
     "SecretEnv",
     "Volume",
     "check_mounts",
@@ -31,12 +32,12 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 _TAKEN_VOLUMES = ("tmp", "access-tokens")
 """The templates' own volumes."""
-_ENV_SKIP = (
+ENV_SKIP = (
     "CKV_K8S_35=--secret-env asked for these variables: the model reads them from its "
     "environment (as Domino's models do); mount the Secret as a file in your own "
     "kustomization where the code can read files instead."
 )
-"""checkov's reason, on the Deployments, for Secrets in the environment."""
+"""checkov's reason, on the Deployments (and KServe's pods), for Secrets in the environment."""
 _KEPT_PATHS = ("/tmp", "/etc/servekit/secrets", "/srv/model", "/proc", "/sys", "/dev")
 """Where a volume may not go, nor above: the templates' mounts, the model, the kernel's."""
 
@@ -154,7 +155,7 @@ def mount_patches(
         annotated = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": "any", "annotations": {"checkov.io/skip2": _ENV_SKIP}},
+            "metadata": {"name": "any", "annotations": {"checkov.io/skip2": ENV_SKIP}},
         }
         patches.append({"target": {"kind": "Deployment"}, "patch": json.dumps(annotated)})
     if volumes:

@@ -22,7 +22,14 @@ from servekit.k8s.checks import check, parse_canary, redis_target, version_label
 from servekit.k8s.mounts import SecretEnv, Volume, mount_patches
 from servekit.k8s.tiers import Sizing, sizing_patches
 
-__all__ = ["Release", "parse_canary", "parse_image", "render", "templates"]
+__all__ = [
+    "Release",
+    "parse_canary",
+    "parse_image",
+    "render",
+    "templates",
+    "write_kustomization",
+]
 
 _BASE_IMAGES = ("servekit/cpu", "servekit/cuda")
 _MARKER = "# Written by `servekit k8s render`"
@@ -217,10 +224,10 @@ def canary_route(release: Release) -> dict[str, object]:
     }
 
 
-def render(release: Release, folder: Path) -> list[Path]:
-    """Write ``release``'s kustomization and a copy of the templates into ``folder``;
-    the files written. A kustomization.yaml there not written by servekit is kept: error."""
-    document = kustomization(release)
+def write_kustomization(folder: Path, document: dict[str, object], name: str, version: str) -> Path:
+    """Write ``document`` as ``folder/kustomization.yaml`` (marked as servekit's) with a
+    fresh copy of the templates in ``folder/templates``; the file written. A
+    kustomization.yaml there not written by servekit is kept: error."""
     target = folder / "kustomization.yaml"
     if target.exists() and not target.read_text(encoding="utf-8").startswith(_MARKER):
         raise ConfigError(f"{target} exists and was not written by servekit: not replaced")
@@ -231,12 +238,19 @@ def render(release: Release, folder: Path) -> list[Path]:
     with resources.as_file(templates()) as source:
         shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
     header = (
-        f"{_MARKER} for {release.name} version {release.version}: rendering again replaces\n"
+        f"{_MARKER} for {name} version {version}: rendering again replaces\n"
         "# this file and templates/. Keep your own changes in another kustomization that\n"
         "# lists this folder in its resources (or use --set).\n"
     )
     target.write_text(header + to_yaml(document), encoding="utf-8")
-    written = [target]
+    return target
+
+
+def render(release: Release, folder: Path) -> list[Path]:
+    """Write ``release``'s kustomization and a copy of the templates into ``folder``;
+    the files written. A kustomization.yaml there not written by servekit is kept: error."""
+    document = kustomization(release)
+    written = [write_kustomization(folder, document, release.name, release.version)]
     route = folder / "canary-httproute.yaml"
     if release.canary:
         route.write_text(to_yaml(canary_route(release)), encoding="utf-8")

@@ -31,8 +31,10 @@ __all__ = [
     "BASE",
     "GPU",
     "Sizing",
+    "container_resources",
     "default_tiers_file",
     "load_tiers",
+    "pod_tolerations",
     "sizing",
     "sizing_patches",
 ]
@@ -159,7 +161,8 @@ def sizing(
     )
 
 
-def _resources(shape: Sizing) -> dict[str, dict[str, str]]:
+def container_resources(shape: Sizing) -> dict[str, dict[str, str]]:
+    """A container's ``resources`` for ``shape`` (the base's ephemeral storage kept)."""
     gpus = {"nvidia.com/gpu": str(shape.gpus)} if shape.gpus else {}
     return {
         kind: {
@@ -172,15 +175,8 @@ def _resources(shape: Sizing) -> dict[str, dict[str, str]]:
     }
 
 
-def sizing_patches(shape: Sizing, processes: str, workers: bool) -> list[dict[str, object]]:
-    """The patches that give every Deployment ``shape`` (the job workers too, with
-    ``workers``) and ``processes`` uWSGI processes, and the HPA and PDB its bounds."""
-    pod = "/spec/template/spec"
-    operations: list[dict[str, object]] = [
-        replace_op(f"{pod}/containers/0/resources", _resources(shape))
-    ]
-    if shape.node_selector:
-        operations.append(add(f"{pod}/nodeSelector", dict(shape.node_selector)))
+def pod_tolerations(shape: Sizing) -> list[dict[str, str]]:
+    """A pod's ``tolerations`` for ``shape``: its own, and NVIDIA's taint with GPUs."""
     tolerations = [
         {"key": key, "operator": "Equal", "value": value, "effect": effect}
         if value
@@ -189,6 +185,19 @@ def sizing_patches(shape: Sizing, processes: str, workers: bool) -> list[dict[st
     ]
     if shape.gpus and not any(key == "nvidia.com/gpu" for key, _, _ in shape.tolerations):
         tolerations.append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
+    return tolerations
+
+
+def sizing_patches(shape: Sizing, processes: str, workers: bool) -> list[dict[str, object]]:
+    """The patches that give every Deployment ``shape`` (the job workers too, with
+    ``workers``) and ``processes`` uWSGI processes, and the HPA and PDB its bounds."""
+    pod = "/spec/template/spec"
+    operations: list[dict[str, object]] = [
+        replace_op(f"{pod}/containers/0/resources", container_resources(shape))
+    ]
+    if shape.node_selector:
+        operations.append(add(f"{pod}/nodeSelector", dict(shape.node_selector)))
+    tolerations = pod_tolerations(shape)
     if tolerations:
         operations.append(add(f"{pod}/tolerations", tolerations))
     patches = [
