@@ -3,7 +3,11 @@ environment as Kubernetes builds it, and the references that do not resolve."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 Doc = dict[str, Any]
 
@@ -115,3 +119,21 @@ def unscraped(documents: list[Doc]) -> list[str]:
         if exposes and not any(wanted <= labels for wanted in monitors):
             problems.append(f"no ServiceMonitor selects Service {service['metadata']['name']}")
     return problems
+
+
+def validate_strictly(validate: str, version: str, documents: list[Doc], folder: Path) -> None:
+    """Run ``kubernetes-validate --strict`` for Kubernetes ``version`` on ``documents``
+    (written into ``folder``); assert it accepts them all."""
+    files = []
+    for index, document in enumerate(documents):
+        path = folder / f"{index:03}-{document['kind']}.yaml"
+        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+        files.append(str(path))
+    done = subprocess.run(
+        [validate, "--strict", "--quiet", "-k", version, *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"kubernetes-validate {version}:\n{done.stdout}{done.stderr}"

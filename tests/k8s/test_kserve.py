@@ -36,6 +36,7 @@ from tests.k8s.kserve_pod import (
     kserve_pod,
     template_actions,
 )
+from tests.k8s.manifests import validate_strictly
 from tests.k8s.test_schemas import KUBERNETES_VERSIONS
 
 Doc = dict[str, Any]
@@ -234,19 +235,7 @@ def test_the_pods_kserve_makes_are_valid_strictly(
     )
     documents = [pod for _, _, _, pod in pods(cases)]
     documents += [d for docs in cases.values() for d in docs if d["kind"] == "NetworkPolicy"]
-    files = []
-    for index, document in enumerate(documents):
-        path = tmp_path / f"{index:03}-{document['kind']}.yaml"
-        path.write_text(yaml.safe_dump(document), encoding="utf-8")
-        files.append(str(path))
-    done = subprocess.run(
-        [validate, "--strict", "--quiet", "-k", version, *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"kubernetes-validate {version}:\n{done.stdout}{done.stderr}"
+    validate_strictly(validate, version, documents, tmp_path)
 
 
 def test_checkov_finds_nothing_in_the_pods_but_the_justified_skips(

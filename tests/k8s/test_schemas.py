@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.k8s.conftest import CUSTOM, REPO, TEMPLATES, all_documents, venv_tool
+from tests.k8s.manifests import validate_strictly
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 """Oldest supported: 1.30, where preStop's `sleep` action is on by default (beta)."""
@@ -57,19 +58,7 @@ def test_kubernetes_resources_are_valid_strictly(
         "Ingress",
         "Pod",
     }
-    files = []
-    for index, document in enumerate(core):
-        path = tmp_path / f"{index:03}-{document['kind']}.yaml"
-        path.write_text(yaml.safe_dump(document), encoding="utf-8")
-        files.append(str(path))
-    done = subprocess.run(
-        [validate, "--strict", "--quiet", "-k", version, *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"kubernetes-validate {version}:\n{done.stdout}{done.stderr}"
+    validate_strictly(validate, version, core, tmp_path)
 
 
 def test_the_strict_validation_can_fail(tmp_path: Path) -> None:
