@@ -1,15 +1,17 @@
 """The ``http(s)://`` capture sink: CloudEvents over HTTP, as KServe's request logger
 sends them, so receivers written for KServe (its message dumper, drift detectors fed by
-the logger) read servekit's records as they are.
+the logger) read servekit's records as they are; ground truth goes as events of
+servekit's own type.
 
 Each record becomes two events in binary content mode, one HTTP POST each, with the
 same ``ce-id`` (the event id): ``org.kubeflow.serving.inference.request`` carrying the
 inputs and ``org.kubeflow.serving.inference.response`` carrying the result, with KServe's
 extension attributes (``ce-inferenceservicename``: the model, ``ce-endpoint``: its
 version, ``ce-component``: ``predictor``) and servekit's (``ce-protocol``,
-``ce-statuscode``, ``ce-modelms``). A batch of records is sent over one persistent
-connection; any answer but 2xx fails the batch (counted, never retried: capture must
-not fall behind).
+``ce-statuscode``, ``ce-modelms``). A ground-truth label is one event
+``org.servekit.inference.groundtruth`` with data ``{"label": ...}``. A batch is sent over
+one persistent connection; any answer but 2xx fails the batch (counted, never retried:
+capture must not fall behind).
 """
 
 from __future__ import annotations
@@ -22,11 +24,26 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-__all__ = ["EVENT_TYPES", "HttpSink", "events_of"]
+__all__ = ["EVENT_TYPES", "GROUND_TRUTH", "HttpSink", "events_of", "label_event"]
 
 EVENT_TYPES = ("org.kubeflow.serving.inference.request", "org.kubeflow.serving.inference.response")
+GROUND_TRUTH = "org.servekit.inference.groundtruth"
+"""The type of a ground-truth label's event (data ``{"label": ...}``)."""
 _TIMEOUT = 5.0
 """Seconds to connect, and to send or read one event's exchange."""
+
+
+def label_event(label: dict[str, Any], source: str) -> list[tuple[dict[str, str], bytes]]:
+    """The event of one ground-truth line (``{"time", "event_id", "label"}``). I/O-free."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": str(label["event_id"]),
+        "ce-source": source,
+        "ce-time": label["time"],
+        "ce-type": GROUND_TRUTH,
+        "content-type": "application/json",
+    }
+    return [(headers, orjson.dumps({"label": label["label"]}))]
 
 
 def events_of(record: dict[str, Any], source: str) -> list[tuple[dict[str, str], bytes]]:
@@ -56,8 +73,9 @@ def events_of(record: dict[str, Any], source: str) -> list[tuple[dict[str, str],
 class HttpSink:
     """POSTs each record's events to ``url``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, labels: bool = False) -> None:
         parts = urlsplit(url)
+        self.events = label_event if labels else events_of
         self.https = parts.scheme.lower() == "https"
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (443 if self.https else 80)
@@ -86,7 +104,7 @@ class HttpSink:
         """Send every line's two events; raise on the first failure."""
         try:
             for line in lines:
-                for headers, body in events_of(orjson.loads(line), self.source):
+                for headers, body in self.events(orjson.loads(line), self.source):
                     self._post(headers, body)
         except BaseException:
             self.close()  # a broken connection is not reused

@@ -6,7 +6,9 @@ or tear. The file is rotated when it passes ``rotate_bytes`` or is older than
 ``rotate_seconds``: renamed to ``predictions-<UTC time>-<random>.jsonl`` and then gzipped
 (``.jsonl.gz``, the plain file removed once the archive is whole).
 
-Writers hold a shared ``flock`` on ``DIR/.lock`` while they check and write; the one
+Ground truth is kept the same way in ``DIR/ground-truth.jsonl``.
+
+Writers hold a shared ``flock`` on ``DIR/.predictions.lock`` while they check and write; the one
 that rotates takes it exclusively, so no write can land in a file after it was renamed
 (a writer whose open file is no longer the current one reopens it first). The lock
 file's modification time is when the current file began.
@@ -26,7 +28,6 @@ from pathlib import Path
 __all__ = ["ACTIVE", "FileSink"]
 
 ACTIVE = "predictions.jsonl"
-_LOCK = ".lock"
 _WRITE_LIMIT = 1024 * 1024
 """Bytes per ``write`` call (a batch larger than this is split at line ends)."""
 
@@ -34,12 +35,16 @@ _WRITE_LIMIT = 1024 * 1024
 class FileSink:
     """Appends JSON lines to ``folder``, rotating and compressing as configured."""
 
-    def __init__(self, folder: Path, rotate_bytes: int, rotate_seconds: int) -> None:
+    def __init__(
+        self, folder: Path, rotate_bytes: int, rotate_seconds: int, name: str = "predictions"
+    ) -> None:
         self.folder = folder
+        self.name = name
+        self.active = f"{name}.jsonl"
         self.rotate_bytes = rotate_bytes
         self.rotate_seconds = rotate_seconds
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = folder / _LOCK
+        lock = folder / f".{name}.lock"
         self._lock = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         self._fd = -1
         self._compress_left()
@@ -58,12 +63,14 @@ class FileSink:
                 return False
             written = os.write(self._fd, chunk)
             if written != len(chunk):  # a full disk: say so, never leave half a line
-                raise OSError(f"wrote {written} of {len(chunk)} bytes to {self.folder / ACTIVE}")
+                raise OSError(
+                    f"wrote {written} of {len(chunk)} bytes to {self.folder / self.active}"
+                )
             return True
 
     def _current(self) -> os.stat_result:
         """The current file's status, with this process's descriptor on it."""
-        path = self.folder / ACTIVE
+        path = self.folder / self.active
         for _ in range(3):
             if self._fd < 0:
                 fresh = not path.exists()
@@ -87,8 +94,8 @@ class FileSink:
         with self._locked(fcntl.LOCK_EX):
             current = self._current()
             if current.st_size and self._due(current.st_size):  # nobody did it meanwhile
-                rotated = _rotated_name(self.folder)
-                os.rename(self.folder / ACTIVE, rotated)
+                rotated = _rotated_name(self.folder, self.name)
+                os.rename(self.folder / self.active, rotated)
                 os.utime(self._lock)
                 os.close(self._fd)
                 self._fd = -1
@@ -105,7 +112,7 @@ class FileSink:
 
     def _compress_left(self) -> None:
         """Compress rotated files a stopped process left uncompressed."""
-        for left in sorted(self.folder.glob("predictions-*.jsonl")):
+        for left in sorted(self.folder.glob(f"{self.name}-*.jsonl")):
             _compress(left)
 
     def close(self) -> None:
@@ -116,11 +123,11 @@ class FileSink:
         os.close(self._lock)
 
 
-def _rotated_name(folder: Path) -> Path:
+def _rotated_name(folder: Path, name: str) -> Path:
     """A name no rotated file (nor its archive) has: the UTC time and a random part."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     while True:
-        found = folder / f"predictions-{stamp}-{os.urandom(4).hex()}.jsonl"
+        found = folder / f"{name}-{stamp}-{os.urandom(4).hex()}.jsonl"
         if not found.exists() and not found.with_name(found.name + ".gz").exists():
             return found
 

@@ -17,12 +17,13 @@ from servekit.core.dataplane import Observed
 from servekit.core.encoding import EncodeError, encode
 from servekit.core.release import Release
 
-__all__ = ["encode_record", "prediction_record", "user_record"]
+__all__ = ["encode_record", "prediction_record", "stamp", "user_record"]
 
 _REPR_LIMIT = 1000
 
 
-def _stamp(now: float) -> str:
+def stamp(now: float) -> str:
+    """``now`` (seconds since the epoch) as ``2026-12-04T13:13:27.952Z``."""
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
     return f"{whole}.{int(now * 1000) % 1000:03d}Z"
 
@@ -40,7 +41,7 @@ def prediction_record(
     inputs.update(bound.kwargs)
     error = observed.error
     record: dict[str, Any] = {
-        "time": _stamp(now),
+        "time": stamp(now),
         "event_id": observed.request_id,
         "model": release.model_name,
         "version": release.model_version,
@@ -60,7 +61,7 @@ def user_record(
 ) -> dict[str, Any]:
     """The record :func:`servekit.capture.record` makes."""
     return {
-        "time": _stamp(now),
+        "time": stamp(now),
         "event_id": event_id,
         "model": release.model_name,
         "version": release.model_version,

@@ -1,9 +1,10 @@
 """The ``redis://`` capture sink: a Redis stream, capped in length.
 
 ``redis://[:PASSWORD@]HOST:PORT/DB?stream=NAME&maxlen=N`` (``rediss://`` for TLS):
-each record is one stream entry with a ``record`` field holding its JSON line; the
-stream is trimmed to about ``maxlen`` entries (default 1,000,000) as entries are added,
-so a consumer that stops never fills Redis. A batch is one pipeline.
+each record is one stream entry with a ``record`` field holding its JSON line (ground
+truth goes to the stream ``NAME:ground-truth``). The stream is trimmed to about
+``maxlen`` entries (default 1,000,000) as entries are added, so a consumer that stops
+never fills Redis. A batch is one pipeline.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ DEFAULT_MAXLEN = 1_000_000
 class RedisSink:
     """Adds records to a capped Redis stream."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, suffix: str = "") -> None:
         try:
             import redis
         except ModuleNotFoundError:
@@ -30,7 +31,7 @@ class RedisSink:
             ) from None
         parts = urlsplit(url)
         query = parse_qs(parts.query)
-        self.stream = query.pop("stream", [DEFAULT_STREAM])[0]
+        self.stream = query.pop("stream", [DEFAULT_STREAM])[0] + suffix
         try:
             self.maxlen = int(query.pop("maxlen", [str(DEFAULT_MAXLEN)])[0])
         except ValueError:

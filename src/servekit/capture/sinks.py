@@ -13,24 +13,25 @@ from servekit.settings import Settings
 __all__ = ["capture_for", "sink_factory"]
 
 
-def sink_factory(settings: Settings) -> Callable[[], Sink]:
-    """What opens the sink of ``SERVEKIT_CAPTURE`` (in the writing thread's process)."""
+def sink_factory(settings: Settings, labels: bool = False) -> Callable[[], Sink]:
+    """What opens the sink of ``SERVEKIT_CAPTURE`` (in the writing thread's process):
+    for predictions, or for ground truth (``labels``)."""
     url = settings.capture
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
         from servekit.capture.files import FileSink
 
         folder = Path(urlsplit(url).path)
-        return lambda: FileSink(
-            folder, settings.capture_rotate_bytes, settings.capture_rotate_seconds
-        )
+        name = "ground-truth" if labels else "predictions"
+        rotate = (settings.capture_rotate_bytes, settings.capture_rotate_seconds)
+        return lambda: FileSink(folder, *rotate, name=name)
     if scheme in ("http", "https"):
         from servekit.capture.cloudevents import HttpSink
 
-        return lambda: HttpSink(url)
+        return lambda: HttpSink(url, labels=labels)
     from servekit.capture.redis_stream import RedisSink
 
-    return lambda: RedisSink(url)
+    return lambda: RedisSink(url, ":ground-truth" if labels else "")
 
 
 def capture_for(settings: Settings, plane: DataPlane) -> Capture:

@@ -77,7 +77,7 @@ def test_the_file_rotates_by_age_too(tmp_path: Path) -> None:
     sink = FileSink(tmp_path, rotate_bytes=10**9, rotate_seconds=60)
     sink.write([line(0, 0)])
     past = time.time() - 61
-    os.utime(tmp_path / ".lock", (past, past))  # the current file began 61 s ago
+    os.utime(tmp_path / ".predictions.lock", (past, past))  # the current file began 61 s ago
     sink.write([line(0, 1)])
     sink.write([line(0, 2)])
     sink.close()
