@@ -6,6 +6,10 @@ nginx hands such a request (a body over the limit: 413; headers too large: 494, 
 header: a client cannot set it), and without the body. The worker answers it like any
 other error, so it has the route's own error shape, a request id, the access line and
 its count in the metrics.
+
+Others nginx answers itself (:data:`NGINX_ANSWERS`): a request it cannot read, a worker
+it cannot reach. Their bodies are rendered once, when the configuration is written, in
+each route's error shape (:mod:`servekit.serving.nginx_errors`).
 """
 
 from __future__ import annotations
@@ -15,13 +19,74 @@ from typing import Any
 from servekit import errors
 from servekit.settings import Settings
 
-__all__ = ["FRONT_ERROR_VAR", "MAX_HEADER_BYTES", "MAX_HEADER_LINE_BYTES", "front_error"]
+__all__ = [
+    "FRONT_ERROR_VAR",
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_LINE_BYTES",
+    "NGINX_ANSWERS",
+    "NotImplementedByFront",
+    "RequestLineTooLong",
+    "VersionNotSupported",
+    "front_error",
+]
 
 FRONT_ERROR_VAR = "SERVEKIT_FRONT_ERROR"
 MAX_HEADER_BYTES = 32 * 1024
 """Headers (with the request line) above this get 431; with nginx, 4 lines of 8 KiB."""
 MAX_HEADER_LINE_BYTES = 8 * 1024
 """The longest header line (or request line) the nginx front reads."""
+
+
+class RequestLineTooLong(errors.ServekitError):
+    """414: the request line (method, path, query string) is longer than nginx reads."""
+
+    status = 414
+    code = "URI_TOO_LONG"
+
+
+class NotImplementedByFront(errors.ServekitError):
+    """501: a ``Transfer-Encoding`` other than ``chunked``."""
+
+    status = 501
+    code = "NOT_IMPLEMENTED"
+
+
+class VersionNotSupported(errors.ServekitError):
+    """505: an HTTP version above 1.1 on a plain-text connection."""
+
+    status = 505
+    code = "HTTP_VERSION_NOT_SUPPORTED"
+
+
+NGINX_ANSWERS: tuple[errors.ServekitError, ...] = (
+    errors.BadRequest(
+        "the request could not be read: its request line, a header, its Content-Length or "
+        "its chunked body is malformed"
+    ),
+    errors.NotFound("no route answers this path"),
+    errors.MethodNotAllowed("TRACE requests are not served"),
+    RequestLineTooLong(
+        f"the request line (method, path and query string) is longer than the limit of "
+        f"{MAX_HEADER_LINE_BYTES} bytes; send long inputs in the body"
+    ),
+    errors.ServekitError("the front (nginx) could not handle this request; see the server log"),
+    NotImplementedByFront(
+        "this Transfer-Encoding is not supported: send a Content-Length or "
+        "Transfer-Encoding: chunked"
+    ),
+    errors.WorkerLost(
+        "the worker handling this request stopped before answering (it crashed or was "
+        "killed); see the server log"
+    ),
+    errors.Timeout("no worker answered in time; see the server log"),
+    VersionNotSupported("this HTTP version is not supported: send HTTP/1.1 or HTTP/1.0"),
+)
+"""What nginx answers itself, each with its error's status: a request it cannot read
+(400; 414 a request line too long; 501 an unknown Transfer-Encoding; 505 HTTP/2 or later
+in plain text; 405 the TRACE method), one it cannot pass on (500), a worker it cannot
+reach or that stopped (502) or never answered (504), and a client asking for one of the
+front's own error pages (404). nginx sends no 408 (it closes the connection) and, with
+no TLS, no 495-497."""
 
 
 def front_error(environ: dict[str, Any], settings: Settings) -> errors.ServekitError | None:

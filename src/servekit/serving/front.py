@@ -9,11 +9,12 @@ Two fronts, chosen by ``SERVEKIT_FRONT``:
   ``client_body_timeout``) before it hands the request to a worker over a unix socket in
   the private runtime folder; it keeps client connections alive (``keepalive_timeout``)
   and holds at most ``max_connections`` of them. Slow or idle clients hold an nginx
-  connection, never a worker. Errors nginx finds itself (a malformed request, a body too
-  large, a body that stops coming) are sent back to a worker with
-  :data:`FRONT_ERROR_VAR` set, so that they are answered in the route's own error shape
-  and counted like every other answer; a worker that cannot be reached (it crashed) is
-  answered 502 in the envelope by nginx.
+  connection, never a worker. Errors nginx finds in a request's headers (a body too
+  large, headers too large) are sent back to a worker with :data:`FRONT_ERROR_VAR` set,
+  so that they are answered in the route's own error shape and counted like every other
+  answer; the others (a malformed request, a request line over 8 KiB, a worker that
+  cannot be reached) nginx answers itself, in the route's error shape too
+  (:mod:`servekit.serving.nginx_errors`): never an HTML page.
 - ``direct``: uWSGI's ``http-socket``; each worker reads the socket itself, one request
   per connection, and every answer says ``Connection: close``. Only for use behind a
   proxy that buffers requests.
@@ -32,14 +33,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-import orjson
-
-from servekit import errors
-from servekit.errors import ConfigError, ServekitError
+from servekit.errors import ConfigError
 from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_LINE_BYTES
-from servekit.http.routes import SELDON, routes_for
-from servekit.protocols.domino import encode_error
-from servekit.protocols.seldon.message import seldon_error
+from servekit.serving.nginx_errors import error_locations, error_pages, shape_maps
 from servekit.settings import Settings
 
 __all__ = [
@@ -62,26 +58,6 @@ FRONT_ERRORS = (413, 494)
 """Statuses nginx finds itself in a request's headers and hands to a worker to answer,
 without the body (494: headers too large, answered 431)."""
 
-_NGINX_ERRORS = (
-    (
-        400,
-        errors.BadRequest(
-            "the request could not be read: a header, its Content-Length or its chunked "
-            "body is malformed"
-        ),
-    ),
-    (
-        502,
-        errors.WorkerLost(
-            "the worker handling this request stopped before answering (it crashed or was "
-            "killed); see the server log"
-        ),
-    ),
-    (504, errors.Timeout("no worker answered in time; see the server log")),
-)
-"""Errors nginx answers itself, in the route's error shape: a body that broke off (no
-worker has seen it) and a worker that cannot answer."""
-_REQUEST_ID_MARK = "REQUESTIDMARK"
 _MEMORY_BODY_BYTES = 1024 * 1024
 """Bodies up to this are buffered in memory; larger ones (up to the limit) in a file."""
 _SEND_TIMEOUT = 60
@@ -163,20 +139,6 @@ def nginx_conf(settings: Settings, runtime: Path, socket: Path) -> str:
     }}"""
         for code in FRONT_ERRORS
     )
-    by_nginx = "".join(
-        f"""
-    location @servekit_{code} {{
-      add_header X-Request-ID $request_id always;
-      if ($servekit_seldon) {{
-        return {code} '{_seldon_body(error)}';
-      }}
-      return {code} '{_envelope(error)}';
-    }}"""
-        for code, error in _NGINX_ERRORS
-    )
-    seldon_paths = "".join(
-        f"\n    {path} 1;" for path in sorted({r.path for r in routes_for(SELDON)})
-    )
     return f"""# servekit's front (SERVEKIT_FRONT=nginx), written at each start
 daemon off;
 # One process, which uWSGI's master started and supervises: it is restarted if it dies,
@@ -210,11 +172,11 @@ http {{
   # its 64 KiB limit (494 otherwise, answered 431 by a worker).
   client_header_buffer_size 1k;
   large_client_header_buffers 4 {MAX_HEADER_LINE_BYTES // 1024}k;
-  map $uri $servekit_seldon {{
-    default "";{seldon_paths}
-  }}
+  # Errors nginx answers itself (see servekit.serving.nginx_errors); an error page's
+  # own 502 (a worker down) is answered too.
+  recursive_error_pages on;{shape_maps()}
   server {{
-    {" ".join(_listen(settings.host, port) for port in listens)}{_error_pages()}
+    {" ".join(_listen(settings.host, port) for port in listens)}{_error_pages()}{error_pages()}
     location / {{
       {upstream}{passed}
       uwsgi_request_buffering on;
@@ -223,35 +185,19 @@ http {{
       uwsgi_send_timeout {wait}s;
       uwsgi_read_timeout {wait}s;
       uwsgi_next_upstream off;
-    }}{by_worker}{by_nginx}
+    }}{by_worker}{error_locations()}
   }}
 }}
 """
 
 
 def _error_pages() -> str:
-    codes = [*FRONT_ERRORS, *(code for code, _ in _NGINX_ERRORS)]
-    return "".join(f"\n    error_page {code} = @servekit_{code};" for code in codes)
+    return "".join(f"\n    error_page {code} = @servekit_{code};" for code in FRONT_ERRORS)
 
 
 def _worker_connections(settings: Settings) -> int:
     """Clients, plus one upstream connection per busy worker thread, plus slack."""
     return settings.max_connections + 2 * settings.worker_processes * settings.threads + 32
-
-
-def _envelope(error: ServekitError) -> str:
-    return _literal(encode_error(error, _REQUEST_ID_MARK).decode())
-
-
-def _seldon_body(error: ServekitError) -> str:
-    return _literal(orjson.dumps(seldon_error(error)[1]).decode())
-
-
-def _literal(text: str) -> str:
-    """JSON text inside nginx's single quotes; the request id mark becomes $request_id."""
-    if "'" in text or "\\" in text or "$" in text:
-        raise ValueError(f"not an nginx literal: {text!r}")
-    return text.replace(_REQUEST_ID_MARK, "$request_id")
 
 
 def prepare_nginx(settings: Settings, runtime: Path, binary: str) -> Path:
