@@ -9,6 +9,9 @@ numpy only) also compares servekit's nginx front with its direct one (uWSGI's
 http-socket), with keep-alive clients and without, and the CPU each process spends.
 ``--against REV`` also runs servekit as it was at git revision REV, beside the working
 tree's, and prints every figure of the pair and their ratio (:mod:`benchmarks.against`).
+Echo and the ONNX graph are also measured over V2 REST, JSON and binary, on the same
+servekit server as ``/model``, and a 1 MB tensor in both forms (:mod:`benchmarks.v2`,
+:mod:`benchmarks.tensor`; shorter loops with ``--short``); ``--v2`` runs only those.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from benchmarks import v2
 from benchmarks.against import AgainstError, Old, checkout, interleave
 from benchmarks.load import closed_loop, open_loop
 from benchmarks.servers import ROOT, start
-from benchmarks.tables import against_tables, front_table, table
+from benchmarks.tables import against_tables, front_table, table, tensor_table, v2_table
+from benchmarks.tensor import big_tensor
 
 MODELS: dict[str, tuple[str, dict[str, Any], bytes]] = {
     "echo": (
@@ -61,6 +66,9 @@ TARGETS = {
     "saturation_ratio": 0.85,
     "cold_start_s": 1.5,
     "worker_rss_mb": 80.0,
+    "v2_p50_ratio": 1.1,
+    "v2_saturation_ratio": 0.9,
+    "tensor_speedup": 5.0,
 }
 
 
@@ -104,10 +112,17 @@ def run(
     closed_seconds: float,
     fronts: bool = False,
     against: Old | None = None,
+    v2_models: tuple[str, ...] = (),
+    v2_seconds: tuple[float, float] = (0.0, 0.0),
+    tensor_seconds: float = 0.0,
+    baseline: bool = True,
 ) -> dict[str, Any]:
     """Every model on every server; with ``fronts``, also servekit's direct front, and
     keep-alive clients (open and closed loop) for all; with ``against``, each servekit
-    run also at that revision, the two in turn (which goes first alternates by model)."""
+    run also at that revision, the two in turn (which goes first alternates by model).
+    ``v2_models`` are also measured over V2 REST on each servekit server, after /model
+    (``v2_seconds``: the open and closed loops); ``tensor_seconds``: the 1 MB tensor's
+    JSON against binary (:mod:`benchmarks.v2`)."""
     server_cpus, processes, load_cpu = layout()
     os.sched_setaffinity(0, {load_cpu})  # this process is the open-loop generator
     print(f"# machine: {machine()}", flush=True)
@@ -139,7 +154,7 @@ def run(
             target, document, expect = MODELS[model]
             targets = {"servekit": target, "baseline": target}
         body = json.dumps(document).encode()
-        names = ["baseline", "servekit"]
+        names = ["baseline", "servekit"] if baseline else ["servekit"]
         if fronts and model in ("echo", "numpy"):
             names.append("servekit-direct")
         if against is not None:
@@ -148,6 +163,8 @@ def run(
             port += 1
             server_name, _, rev = name.partition("@")  # servekit@REV: at that revision
             kind, extra = SERVERS[server_name]
+            if server_name.startswith("servekit"):  # the name V2's paths carry
+                extra = (*extra, "--model-name", v2.MODEL_NAME)
             kind = "servekit" if model == "r" else kind  # both sides are servekit for R
             target = targets.get(server_name, targets["servekit"])
             server = start(
@@ -161,6 +178,7 @@ def run(
                 src=against.src if against is not None and rev else None,
             )
             row: dict[str, Any] = {"server": name, "model": model}
+            v2_rows: list[dict[str, Any]] = []
             try:
                 time.sleep(0.5)  # all workers up
                 opened = open_loop(port, "/model", body, expect, rate=100.0, seconds=open_seconds)
@@ -182,6 +200,8 @@ def run(
                         for kind in after
                         if kept.requests
                     }
+                if model in v2_models and server_name == "servekit" and v2.offered(port):
+                    v2_rows = v2.measure(port, model, document["data"], *v2_seconds, str(load_cpu))
             finally:
                 server.stop()
             row.update(
@@ -194,30 +214,36 @@ def run(
                 }
             )
             results.append(row)
+            same = ("cold_start_s", "peak_tree_rss_mb", "peak_worker_rss_mb")  # one server
+            results += [{"server": name, **r, **{k: row[k] for k in same}} for r in v2_rows]
             print(
                 f"# {model:6} {name:9} p50 {opened.p50_ms:.2f} ms  p99 {opened.p99_ms:.2f} "
                 f"ms  errors {opened.errors + closed.errors}  {closed.requests_per_second:.0f}"
                 f" req/s",
                 flush=True,
             )
+    tensor = {}
+    if tensor_seconds:
+        tensor = {"tensor_1mb": big_tensor(server_cpus, processes, port + 1, tensor_seconds)}
     return {
         "machine": machine(),
         "layout": {"server_cpus": server_cpus, "processes": processes, "load_cpu": load_cpu},
         "open_seconds": open_seconds,
         "closed_seconds": closed_seconds,
         "runs": results,
+        **tensor,
         **({"against": against.to_dict()} if against is not None else {}),
     }
 
 
 def verdicts(report: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(broken promises, missed targets) for servekit."""
+    """(broken promises, missed targets) for servekit. V2 rows keep the promise too."""
     broken, missed = [], []
     runs = {(r["model"], r["server"]): r for r in report["runs"]}
     for (model, name), r in runs.items():
         if name not in ("servekit", "servekit-direct"):
             continue
-        base = runs[(model, "baseline")]
+        base = runs.get((model, "baseline"))
         p99 = r["open_loop"]["p99_ms"]
         errors = r["open_loop"]["errors"] + r["closed_loop"]["errors"]
         if p99 > PROMISE_P99_MS or errors:
@@ -225,7 +251,7 @@ def verdicts(report: dict[str, Any]) -> tuple[list[str], list[str]]:
                 f"{model}: p99 {p99:.1f} ms, {errors} errors "
                 f"({r['open_loop']['first_error'][:120]})"
             )
-        if model != "echo" or name != "servekit":
+        if model != "echo" or name != "servekit" or base is None:
             continue
         checks = [
             (p99 <= TARGETS["p99_ms"], f"p99 {p99:.2f} ms > {TARGETS['p99_ms']} ms"),
@@ -245,6 +271,12 @@ def verdicts(report: dict[str, Any]) -> tuple[list[str], list[str]]:
             ),
         ]
         missed += [f"{model}: {text}" for ok, text in checks if not ok]
+    for form, sent in report.get("tensor_1mb", {}).items():
+        if isinstance(sent, dict) and sent["errors"]:
+            broken.append(f"1 MB tensor in {form}: {sent['errors']} errors ({sent['first_error']})")
+    missed += v2.missed(
+        report, TARGETS["v2_p50_ratio"], TARGETS["v2_saturation_ratio"], TARGETS["tensor_speedup"]
+    )
     return broken, missed
 
 
@@ -259,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         "--fronts",
         action="store_true",
         help="only the front comparison: echo and numpy on the nginx and direct fronts",
+    )
+    parser.add_argument(
+        "--v2",
+        action="store_true",
+        help="only V2 REST: echo and onnx on /model and V2 (JSON, binary), the 1 MB tensor",
     )
     parser.add_argument(
         "--against",
@@ -283,16 +320,20 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT,
         )
     models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
-    if args.fronts:
-        models = ["echo", "numpy"]
+    if args.fronts or args.v2:
+        models = ["echo", "numpy"] if args.fronts else ["echo", "onnx"]
+    loops = (10, 5) if args.short else (20, 10)
     try:
         with checkout(args.against) if args.against else nullcontext() as against:
             report = run(
                 models,
-                open_seconds=10 if args.short else 20,
-                closed_seconds=5 if args.short else 10,
-                fronts=not args.short,
+                *loops,
+                fronts=not args.short and not args.v2,
                 against=against,
+                v2_models=() if args.fronts else ("echo", "onnx"),
+                v2_seconds=(4, 2) if args.short and not args.v2 else loops,
+                tensor_seconds=0 if args.fronts else 3 if args.short else 12,
+                baseline=not args.v2,
             )
     except AgainstError as exc:
         print(f"python -m benchmarks: {exc}", file=sys.stderr)
@@ -302,9 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report))
     for pair in against_tables(report):
         print(f"\n{pair}")
-    fronts = front_table(report)
-    if fronts:
-        print(fronts)
+    for extra in (front_table(report), v2_table(report), tensor_table(report)):
+        if extra:
+            print(f"\n{extra}")
     broken, missed = verdicts(report)
     for line in missed:
         print(f"# target missed (not a failure): {line}")

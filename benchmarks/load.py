@@ -9,6 +9,7 @@ count and in time, and only talks to 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import subprocess
@@ -60,11 +61,16 @@ async def _one(port: int, request: bytes, expect: bytes, timeout: float) -> str:
     return ""
 
 
-def http_request(path: str, body: bytes, keep_alive: bool = False) -> bytes:
-    """A complete HTTP/1.1 POST with a JSON body (and Connection: close unless kept)."""
+def http_request(
+    path: str, body: bytes, keep_alive: bool = False, headers: dict[str, str] | None = None
+) -> bytes:
+    """A complete HTTP/1.1 POST (and Connection: close unless kept); its body is JSON
+    unless ``headers`` give another Content-Type."""
     close = "" if keep_alive else "Connection: close\r\n"
+    given = {"Content-Type": "application/json", **(headers or {})}
+    lines = "".join(f"{name}: {value}\r\n" for name, value in given.items())
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{lines}"
         f"Content-Length: {len(body)}\r\n{close}\r\n"
     )
     return head.encode() + body
@@ -158,10 +164,12 @@ def open_loop(
     seconds: float = 10.0,
     timeout: float = 5.0,
     keep_alive: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> OpenLoop:
     """Send ``rate`` requests a second for ``seconds`` seconds; report latency percentiles.
-    With ``keep_alive`` requests reuse idle connections (a pooling client)."""
-    request = http_request(path, body, keep_alive)
+    With ``keep_alive`` requests reuse idle connections (a pooling client); ``headers``
+    are added to each request."""
+    request = http_request(path, body, keep_alive, headers)
     return asyncio.run(_open_loop(port, request, expect, rate, seconds, timeout, keep_alive))
 
 
@@ -181,8 +189,9 @@ class ClosedLoop:
 
 
 _LUA = """wrk.method = "POST"
-wrk.body = {body}
-wrk.headers["Content-Type"] = "application/json"
+local file = assert(io.open({path}, "rb"))
+wrk.body = file:read("*a")
+file:close()
 """
 _CLOSE = 'wrk.headers["Connection"] = "close"\n'
 
@@ -196,16 +205,22 @@ def closed_loop(
     cpu: str | None = None,
     workdir: str = "/tmp",
     keep_alive: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> ClosedLoop:
     """Run wrk against the server (one thread, ``connections`` connections) for ``seconds``,
-    with ``Connection: close`` on every request unless ``keep_alive``."""
+    with ``Connection: close`` on every request unless ``keep_alive``. The body (any
+    bytes) is read from a file; it is JSON unless ``headers`` give another Content-Type."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk (scripts/test does it)")
     script = f"{workdir}/servekit-bench-{port}.lua"
-    lua_body = "[==[" + body.decode() + "]==]"
+    with open(f"{script}.body", "wb") as f:
+        f.write(body)
+    given = {"Content-Type": "application/json", **(headers or {})}
     with open(script, "w", encoding="utf-8") as f:
-        f.write(_LUA.format(body=lua_body) + ("" if keep_alive else _CLOSE))
+        f.write(_LUA.format(path=json.dumps(f"{script}.body")))
+        f.writelines(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in given.items())
+        f.write("" if keep_alive else _CLOSE)
     command = [
         wrk,
         "-t1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["against_tables", "front_table", "table"]
+__all__ = ["against_tables", "front_table", "table", "tensor_table", "v2_table"]
 
 
 def table(report: dict[str, Any], ours: str = "servekit", other: str = "baseline") -> str:
@@ -74,3 +74,56 @@ def against_tables(report: dict[str, Any]) -> list[str]:
         if pair:
             found.append(f"{name} (working tree) against {name}@{rev} ({commit}):\n{pair}")
     return found
+
+
+def v2_table(report: dict[str, Any], server: str = "servekit") -> str:
+    """Each V2 row (:mod:`benchmarks.v2`) against /model on the same server."""
+    runs = {(r["model"], r["server"]): r for r in report["runs"]}
+    figures = [
+        ("p50 ms @100 rps", "open_loop", "p50_ms"),
+        ("p90 ms @100 rps", "open_loop", "p90_ms"),
+        ("p99 ms @100 rps", "open_loop", "p99_ms"),
+        ("max ms @100 rps", "open_loop", "max_ms"),
+        ("errors", "open_loop", "errors"),
+        ("saturation req/s", "closed_loop", "requests_per_second"),
+    ]
+    lines = [
+        f"| model | figure | V2 REST ({server}) | /model | V2//model |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for (model, name), row in runs.items():
+        if name != server or "beside" not in row:
+            continue
+        plain = runs[(row["beside"], name)]
+        for label, part, key in figures:
+            a, b = row[part][key], plain[part][key]
+            if key == "errors":
+                a, b = a + row["closed_loop"]["errors"], b + plain["closed_loop"]["errors"]
+            ratio = f"{a / b:.2f}" if b else "-"
+            lines.append(f"| {model} | {label} | {a:.2f} | {b:.2f} | {ratio} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def tensor_table(report: dict[str, Any]) -> str:
+    """The 1 MB FP32 tensor over V2 in binary against JSON, one request at a time."""
+    tensor = report.get("tensor_1mb")
+    if not tensor:
+        return ""
+    lines = ["| tensor | figure | binary | JSON | binary/JSON |", "|---|---|---:|---:|---:|"]
+    figures = [
+        ("p50 ms, one request at a time", "p50_ms"),
+        ("p90 ms, one request at a time", "p90_ms"),
+        ("max ms, one request at a time", "max_ms"),
+        ("requests/s, one at a time", "requests_per_second"),
+        ("errors", "errors"),
+        ("request MB", "request_bytes"),
+        ("answer MB", "answer_bytes"),
+    ]
+    name = f"{tensor['datatype']}[{tensor['elements']}]"
+    for label, key in figures:
+        a, b = tensor["binary"][key], tensor["JSON"][key]
+        if key.endswith("_bytes"):
+            a, b = a / 1e6, b / 1e6
+        ratio = f"{a / b:.2f}" if b else "-"
+        lines.append(f"| {name} | {label} | {a:.2f} | {b:.2f} | {ratio} |")
+    return "\n".join(lines)
