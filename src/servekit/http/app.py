@@ -28,6 +28,7 @@ from servekit.http.lifecycle import (
     REQUEST_ID,
     ROUTE,
     UNMATCHED,
+    FastView,
     Gate,
     Lifecycle,
     Recorder,
@@ -73,12 +74,13 @@ def create_app(
     jobs, live = _async_predictions(settings, state, registry)
     predictions = Predictions(state, telemetry, settings.max_body_bytes, run, settings.model_id)
     seldon = SeldonCodec(plane) if plane is not None else None
+    v2 = v2_routes.Inference(state, telemetry, run, settings.max_body_bytes, settings.model_id)
     views: dict[str, Any] = {
         "predict": predictions.view,
         **probes.views(state, registry, telemetry, live),
         **async_routes.views(jobs),
         **seldon_routes.views(seldon, UserMetrics(registry), telemetry, run),
-        **v2_routes.views(state, telemetry, run, settings.model_id),
+        **v2_routes.views(v2),
         **v1_routes.views(state, telemetry, run, settings.model_id),
         **openapi_routes.views(settings, state, authenticator.enabled),
         **tester.views(settings, state, authenticator.enabled),
@@ -89,9 +91,8 @@ def create_app(
     recorder = Recorder(telemetry, access, _release_fields(telemetry, state))
     metrics_port = str(settings.metrics_port) if settings.metrics_port else ""
     gate = Gate(authenticator, telemetry)
-    lifecycle = Lifecycle(
-        app.wsgi_app, gate, {"predict": predictions.answer}, recorder, metrics_port
-    )
+    fast: dict[str, FastView] = {"predict": predictions.answer, "v2_infer": v2.answer}
+    lifecycle = Lifecycle(app.wsgi_app, gate, fast, recorder, metrics_port)
     _admit_in_flask(app, settings, gate, lifecycle, metrics_port)
     app.wsgi_app = lifecycle  # type: ignore[method-assign]
     return app

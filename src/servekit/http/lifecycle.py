@@ -6,10 +6,10 @@ its timing, the ``X-Request-ID`` answer header, its metrics and its access line;
 error anywhere becomes a reply through :meth:`Lifecycle.error_reply`, in the envelope
 of the route (:mod:`servekit.http.routes`).
 
-Predictions are the hot path: a route declared ``fast`` is answered here, a branch that
-skips Flask's request context, routing and hooks (about half the cost of a request);
-every other request goes on to Flask, whose hooks only admit it (:class:`Gate`) and name
-its route.
+Predictions are the hot path: a route declared ``fast`` (``/model`` and V2's infer) is
+answered here, a branch that skips Flask's request context, routing and hooks (about half
+the cost of a request); every other request goes on to Flask, whose hooks only admit it
+(:class:`Gate`) and name its route.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ __all__ = [
     "REQUEST_ID",
     "ROUTE",
     "UNMATCHED",
+    "FastView",
     "Gate",
     "Lifecycle",
     "Recorder",
@@ -67,8 +68,10 @@ UNMATCHED = "<unmatched>"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _JSON = "application/json"
 StartResponse = Callable[..., Any]
-FastView = Callable[[dict[str, Any], str], bytes]
-"""A fast route's view: the environ and the request id in, the 200 body out."""
+FastView = Callable[[dict[str, Any], str], bytes | tuple[bytes, dict[str, str]]]
+"""A fast route's view: the environ and the request id in; out, the 200's JSON body, or
+its body and headers (a Content-Type among them: V2's binary answers)."""
+_JSON_HEADERS = {"Content-Type": _JSON}
 
 
 def _seldon(error: errors.ServekitError, rid: str) -> tuple[int, bytes]:
@@ -225,18 +228,18 @@ class Lifecycle:
         rid: str = environ[REQUEST_ID]
         try:
             self.gate.admit(environ, protected=route.protected)
-            headers: dict[str, str] = {}
-            status, body = 200, self._views[index](environ, rid)
+            answer = self._views[index](environ, rid)
+            status, line = 200, "200 OK"
+            if isinstance(answer, bytes):
+                body, headers = answer, _JSON_HEADERS
+            else:
+                body, headers = answer
         except Exception as exc:
-            status, headers, body = self.error_reply(exc, route.envelope, rid)
+            status, extra, body = self.error_reply(exc, route.envelope, rid)
+            line, headers = f"{status} {http.HTTPStatus(status).phrase}", {**_JSON_HEADERS, **extra}
         start_response(
-            f"{status} {http.HTTPStatus(status).phrase}",
-            [
-                ("Content-Type", _JSON),
-                ("Content-Length", str(len(body))),
-                ("X-Request-ID", rid),
-                *headers.items(),
-            ],
+            line,
+            [*headers.items(), ("Content-Length", str(len(body))), ("X-Request-ID", rid)],
         )
         return [body], status, len(body)
 

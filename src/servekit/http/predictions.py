@@ -21,7 +21,14 @@ from servekit.http.state import ServerState
 from servekit.metrics.server import ServerMetrics
 from servekit.protocols.domino import DominoCodec
 
-__all__ = ["Predictions", "check_model_path", "not_ready", "read_body", "require_json"]
+__all__ = [
+    "Predictions",
+    "check_model_path",
+    "limited_body",
+    "not_ready",
+    "read_body",
+    "require_json",
+]
 
 log = logging.getLogger("servekit.http")
 
@@ -68,6 +75,20 @@ def read_body(environ: dict[str, Any], length: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+def limited_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The body its Content-Length announces: BadRequest for a Content-Length that is not
+    a number, PayloadTooLarge over ``limit`` (``SERVEKIT_MAX_BODY_BYTES``)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise errors.BadRequest("the Content-Length header is not a number") from None
+    if length > limit:
+        raise errors.PayloadTooLarge(
+            f"the request body is larger than the limit of {limit} bytes (SERVEKIT_MAX_BODY_BYTES)"
+        )
+    return read_body(environ, length)
+
+
 def check_model_path(path: str, release: Release, model_id: str) -> None:
     """NotFound unless ``/models/<id>/<version>/model`` names what this server serves:
     the version ``latest`` or its own, and (with ``model_id`` set) that id or the model's
@@ -107,16 +128,7 @@ class Predictions:
             raise not_ready(self.state)
         check_model_path(environ.get("PATH_INFO", ""), plane.release, self.model_id)
         require_json(environ)
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            raise errors.BadRequest("the Content-Length header is not a number") from None
-        if length > self.max_body_bytes:
-            raise errors.PayloadTooLarge(
-                f"the request body is larger than the limit of "
-                f"{self.max_body_bytes} bytes (SERVEKIT_MAX_BODY_BYTES)"
-            )
-        body = read_body(environ, length)
+        body = limited_body(environ, self.max_body_bytes)
         codec = self._codec
         if codec is None or codec.plane is not plane:
             codec = self._codec = DominoCodec(plane)

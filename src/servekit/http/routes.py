@@ -136,8 +136,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/seldon.json", _GET, "seldon_openapi", envelope=SELDON, operation="seldon_openapi"),
     # The Open Inference Protocol (KServe/Triton "V2") over REST. Inference needs a token;
     # server and model metadata and model readiness do not, as /readyz and Seldon's
-    # /metadata do not (/openapi.json describes the same inputs). Not fast: a binary
-    # answer needs its own Content-Type and Inference-Header-Content-Length.
+    # /metadata do not (/openapi.json describes the same inputs). Inference is fast, as
+    # /model is (its view returns a binary answer's own headers).
     Route("/v2", _GET, "v2_server", envelope=V2, operation="v2_server"),
     *_each(
         ("/v2/models/<name>", "/v2/models/<name>/versions/<version>"),
@@ -159,6 +159,7 @@ ROUTES: tuple[Route, ...] = (
         "v2_infer",
         protected=True,
         envelope=V2,
+        fast=True,
         operation="v2_infer",
     ),
     # KServe's V1 protocol (TensorFlow Serving's REST API). Predict and explain need a

@@ -67,13 +67,34 @@ def test_features_that_are_off_are_not_documented() -> None:
 def test_the_fast_path_matches_the_fast_routes_only() -> None:
     matcher = fast_matcher()
     fast = fast_routes()
-    assert [route.path for route in fast] == ["/model", "/models/<model_id>/<version>/model"]
-    for path, index in (("/model", 0), ("/models/churn/3/model", 1)):
+    assert [route.path for route in fast] == [
+        "/model",
+        "/models/<model_id>/<version>/model",
+        "/v2/models/<name>/infer",
+        "/v2/models/<name>/versions/<version>/infer",
+    ]
+    for path, index in (
+        ("/model", 0),
+        ("/models/churn/3/model", 1),
+        ("/v2/models/churn/infer", 2),
+        ("/v2/models/churn/versions/3/infer", 3),
+    ):
         found = matcher.fullmatch(path)
         assert found is not None
         assert found.lastindex is not None
         assert found.lastindex - 1 == index
-    for path in ("/models/a/b/c/model", "/models//3/model", "/model/", "/modelx", "/async"):
+    for path in (
+        "/models/a/b/c/model",
+        "/models//3/model",
+        "/model/",
+        "/modelx",
+        "/async",
+        "/v2/models/churn",
+        "/v2/models/churn/ready",
+        "/v2/models//infer",
+        "/v2/models/a/b/infer",
+        "/v2/models/churn/versions/3/4/infer",
+    ):
         assert matcher.fullmatch(path) is None
 
 

@@ -11,6 +11,7 @@ import orjson
 import pytest
 from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry
+from werkzeug.test import Client
 
 from servekit.core.dataplane import DataPlane
 from servekit.core.release import Release
@@ -49,7 +50,10 @@ def test_the_v2_rows_of_the_route_table() -> None:
     assert ("/v2", ("GET",), False) in rows
     assert ("/v2/models/<name>/versions/<version>/infer", ("POST",), True) in rows
     assert ("/v2/models/<name>/ready", ("GET",), False) in rows
-    assert not any(r.fast for r in routes_for(V2))
+    assert {r.path for r in routes_for(V2) if r.fast} == {
+        "/v2/models/<name>/infer",
+        "/v2/models/<name>/versions/<version>/infer",
+    }, "inference is answered in front of Flask, as /model is; nothing else of V2 is"
 
 
 def test_server_and_model_metadata(client: FlaskClient) -> None:
@@ -175,3 +179,98 @@ def test_a_model_not_loaded_is_503_in_v2s_shape() -> None:
         assert reply.status_code == 503
         assert reply.get_json() == {"error": "not ready: the model is not loaded yet"}
     assert client.get("/v2").status_code == 200
+
+
+BINARY_HEADER = orjson.dumps(
+    {
+        "inputs": [{**INPUT, "data": None, "parameters": {"binary_data_size": 8}}],
+        "parameters": {"binary_data_output": True},
+    }
+).replace(b',"data":null', b"")
+BINARY = {
+    "data": BINARY_HEADER + np.array([1.5, 2], "<f4").tobytes(),
+    "headers": {"Inference-Header-Content-Length": str(len(BINARY_HEADER))},
+}
+
+
+def flask_calls(client: FlaskClient) -> list[str]:
+    """The paths the lifecycle passes on to Flask from now on."""
+    lifecycle = client.application.wsgi_app
+    flask, seen = lifecycle.app, []  # type: ignore[attr-defined]
+
+    def spy(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(environ["PATH_INFO"])
+        return flask(environ, start_response)
+
+    lifecycle.app = spy  # type: ignore[attr-defined]
+    return seen
+
+
+def test_inference_is_answered_in_front_of_flask_with_a_binary_answers_headers(
+    client: FlaskClient, registry: CollectorRegistry
+) -> None:
+    seen = flask_calls(client)
+    reply = infer(client, "/v2/models/churn/versions/4/infer", **BINARY)
+    assert reply.status_code == 200, reply.data
+    assert seen == [], "the fast path answered"
+    size = int(reply.headers["Inference-Header-Content-Length"])
+    assert reply.headers["Content-Type"] == "application/octet-stream"
+    assert reply.headers["Content-Length"] == str(len(reply.data))
+    assert reply.headers["X-Request-ID"]
+    assert np.frombuffer(reply.data[size:], "<f8").tolist() == [3.0, 4.0]
+    json_reply = infer(client)
+    assert json_reply.headers["Content-Type"] == "application/json"
+    assert "Inference-Header-Content-Length" not in json_reply.headers
+    assert client.get("/v2/models/churn").status_code == 200
+    assert seen == ["/v2/models/churn"], "metadata is still Flask's"
+    routes = {
+        (sample.labels["route"], sample.labels["code"])
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == "servekit_requests_total"
+    }
+    assert ("/v2/models/<name>/versions/<version>/infer", "200") in routes
+    assert ("/v2/models/<name>/infer", "200") in routes
+
+
+@pytest.mark.parametrize(
+    ("headers", "data", "status", "message"),
+    [
+        ({"Content-Length": "x"}, b"{}", 400, "the Content-Length header is not a number"),
+        ({"Content-Length": "100"}, b"{}", 400, "the request body ended after 2 of the 100"),
+        (
+            {"Inference-Header-Content-Length": "9999"},
+            BINARY["data"],
+            400,
+            "Inference-Header-Content-Length",
+        ),
+        ({}, orjson.dumps({"inputs": [{**INPUT, "name": "y"}]}), 400, "unknown input 'y'"),
+    ],
+)
+def test_a_binary_or_broken_requests_errors_are_json_in_v2s_shape(
+    client: FlaskClient, headers: dict[str, str], data: bytes, status: int, message: str
+) -> None:
+    seen = flask_calls(client)
+    environ = (
+        {"CONTENT_LENGTH": headers.pop("Content-Length")} if "Content-Length" in headers else {}
+    )
+    reply = infer(client, data=data, headers=headers, environ_overrides=environ)
+    assert seen == []
+    assert reply.status_code == status
+    assert reply.headers["Content-Type"] == "application/json"
+    assert "Inference-Header-Content-Length" not in reply.headers
+    assert set(reply.get_json()) == {"error"}
+    assert message in reply.get_json()["error"]
+
+
+def test_flasks_own_inference_view_answers_like_the_fast_path(client: FlaskClient) -> None:
+    # The lifecycle answers inference before Flask; Flask's view for the same routes (there
+    # for 405s) must give the same answer if it is ever reached directly.
+    flask = client.application.wsgi_app.app  # type: ignore[attr-defined]
+    inner: Any = Client(flask, client.application.response_class)
+    for kwargs in ({}, BINARY):
+        fast, direct = infer(client, **kwargs), infer(inner, **kwargs)
+        assert fast.status_code == direct.status_code == 200
+        assert fast.headers["Content-Type"] == direct.headers["Content-Type"]
+        assert fast.data.split(b'"id"')[0] == direct.data.split(b'"id"')[0]
+    assert infer(inner, "/v2/models/other/infer").status_code == 404
