@@ -10,7 +10,7 @@ codec (:mod:`servekit.protocols.v2.grpc_codec`), with what every HTTP request al
   ``INTERNAL`` 500, ``UNAVAILABLE`` 503, ``DEADLINE_EXCEEDED`` 504), so dashboards and
   alerts read gRPC and REST alike; the access line's method is ``GRPC``.
 - **Request ids**: the caller's ``x-request-id`` metadata when it is safe to echo, else a
-  new one; sent back as initial metadata.
+  new one; sent back as trailing metadata.
 - **Time limit**: inference runs under ``SERVEKIT_TIMEOUT`` (the ``run`` it is given),
   at most ``SERVEKIT_THREADS`` calls of the model at once.
 """
@@ -102,7 +102,7 @@ class InferenceService:
             began = time.perf_counter()
             given = dict(context.invocation_metadata())
             rid = request_id({"HTTP_X_REQUEST_ID": given.get("x-request-id", "")})
-            context.send_initial_metadata((("x-request-id", rid),))
+            context.set_trailing_metadata((("x-request-id", rid),))
             code, reply, failure = 200, None, None
             try:
                 self.gate.admit({"HTTP_AUTHORIZATION": given.get("authorization", "")}, protected)

@@ -1,0 +1,80 @@
+"""An open loop over the Open Inference Protocol's gRPC service, beside the HTTP ones.
+
+Request *i* is due at ``start + i/rate``; its latency runs from that time to the whole
+answer, over one HTTP/2 channel (how gRPC clients call: one connection, many calls), so
+queueing is never hidden. The request is a serialized ``ModelInferRequest`` sent as it
+is (no client-side encoding per call), and an answer counts only when it parses and its
+raw output equals the expected bytes. Bounded in count and time; 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+import numpy as np
+
+from benchmarks.load import OpenLoop, _percentile
+from servekit.protocols.v2.stubs import SERVICE, messages
+
+__all__ = ["grpc_open_loop", "infer_request"]
+
+
+def infer_request(model: str, inputs: dict[str, np.ndarray[Any, Any]], datatype: str) -> bytes:
+    """A serialized ModelInferRequest of ``inputs`` in raw contents."""
+    request = messages()["ModelInferRequest"](model_name=model)
+    for name, array in inputs.items():
+        request.inputs.add(name=name, datatype=datatype, shape=list(array.shape))
+        request.raw_input_contents.append(np.ascontiguousarray(array).tobytes())
+    return bytes(request.SerializeToString())
+
+
+async def _open_loop(
+    port: int, request: bytes, expect: bytes, rate: float, seconds: float, timeout: float
+) -> OpenLoop:
+    count = int(rate * seconds)
+    parse = messages()["ModelInferResponse"].FromString
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.unary_unary(f"/{SERVICE}/ModelInfer")
+        await asyncio.wait_for(channel.channel_ready(), 10)
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.05
+        latencies: list[float] = []
+        errors: list[str] = []
+
+        async def fire(due: float) -> None:
+            try:
+                answer = parse(await call(request, timeout=timeout))
+                if answer.raw_output_contents[0] != expect:
+                    errors.append("wrong answer")
+            except (grpc.RpcError, IndexError) as exc:
+                errors.append(str(exc)[:200])
+            latencies.append((loop.time() - due) * 1000)
+
+        tasks = []
+        for i in range(count):
+            due = start + i / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(fire(due)))
+        await asyncio.gather(*tasks)
+    ordered = sorted(latencies)
+    return OpenLoop(
+        rate,
+        seconds,
+        count,
+        len(errors),
+        *(_percentile(ordered, q) for q in (0.50, 0.90, 0.99)),
+        ordered[-1] if ordered else float("nan"),
+        errors[0] if errors else "",
+    )
+
+
+def grpc_open_loop(
+    port: int, request: bytes, expect: bytes, rate: float = 100.0, seconds: float = 10.0,
+    timeout: float = 5.0,
+) -> OpenLoop:  # fmt: skip
+    """Call ``ModelInfer`` ``rate`` times a second for ``seconds`` seconds."""
+    return asyncio.run(_open_loop(port, request, expect, rate, seconds, timeout))
