@@ -189,7 +189,7 @@ def test_slow_clients_cannot_starve_the_workers(serve, project: Path) -> None:
     assert max(body_closes) < 10 + timeout + 2, body_closes
 
 
-def _raw(port: int, data: bytes, wait: float = 10.0, shut: bool = False) -> bytes:
+def raw(port: int, data: bytes, wait: float = 10.0, shut: bool = False) -> bytes:
     """Send ``data`` on a new connection; everything the server sent until it closed."""
     with socket.create_connection(("127.0.0.1", port), timeout=wait) as conn:
         conn.sendall(data)
@@ -204,7 +204,7 @@ def _raw(port: int, data: bytes, wait: float = 10.0, shut: bool = False) -> byte
     return answer
 
 
-def _head(answer: bytes) -> tuple[int, list[bytes]]:
+def answer_head(answer: bytes) -> tuple[int, list[bytes]]:
     head = answer.split(b"\r\n\r\n", 1)[0]
     lines = head.split(b"\r\n")
     return int(lines[0].split()[1]), lines[1:]
@@ -231,10 +231,10 @@ def test_no_control_character_splits_an_answer_or_makes_a_500(
                 if name != "Content-Type":
                     request += b"Content-Type: application/json\r\n"
                 request += f"{name}: {value}\r\n\r\n".encode() + body
-                answer = _raw(server.port, request)
+                answer = raw(server.port, request)
                 if not answer:  # nginx may drop a request it cannot parse
                     continue
-                status, headers = _head(answer)
+                status, headers = answer_head(answer)
                 seen.add(status)
                 assert status < 500, (name, value, answer)
                 for line in headers:
@@ -268,19 +268,19 @@ def test_truncated_aborted_and_odd_chunked_bodies(serve, project: Path, front: s
     body = orjson.dumps({"data": {"x": 7, "pause": 0.0}, "pad": "p" * 3_000_000})
     # Chunked bodies in odd sizes, one chunk over 1 MiB included: answered whole.
     for sizes in ([1, 2, 3, 5, 7, 11], [1_500_000, 1], [4096] * 3, [len(body)]):
-        answer = _raw(
+        answer = raw(
             server.port, head + b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(body, sizes)
         )
-        status, _ = _head(answer)
+        status, _ = answer_head(answer)
         assert status == 200, (sizes, answer[-300:])
         assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["result"] == {"x": 7}
     # A Content-Length longer than the body: the client stops (keeps the connection
     # open), or closes its side. Never a 500; never a 5xx in the metrics.
     short = head + b"Content-Length: 100\r\n\r\n" + b'{"data": {"x": 1}}'
     for shut in (False, True):
-        answer = _raw(server.port, short, wait=15, shut=shut)
+        answer = raw(server.port, short, wait=15, shut=shut)
         if answer:  # direct: the worker answers; nginx cuts a stalled body off silently
-            status, _ = _head(answer)
+            status, _ = answer_head(answer)
             assert status in (400, 408), answer
             assert b"BAD_REQUEST" in answer or b"REQUEST_TIMEOUT" in answer
         else:
@@ -359,7 +359,7 @@ def test_any_chunking_of_a_body_is_answered_whole(
         b"POST /model HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
         b"Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
-    answer = _raw(shared_server.port, head + _chunked(body, sizes))
-    status, _ = _head(answer)
+    answer = raw(shared_server.port, head + _chunked(body, sizes))
+    status, _ = answer_head(answer)
     assert status == 200, answer[-300:]
     assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["result"] == {"x": x}
