@@ -35,6 +35,10 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("servekit.runtimes", (*WEB, "servekit.http", "servekit.serving", "servekit.jobs")),
     ("servekit.metrics", (*WEB, "servekit.http", "servekit.serving")),
     ("servekit.capture", (*WEB, "servekit.http", "servekit.serving", "servekit.jobs")),
+    (
+        "servekit.monitor",
+        (*WEB, "servekit.http", "servekit.serving", "servekit.jobs", "servekit.runtimes"),
+    ),
     ("servekit.errors", ("servekit",)),
 )
 

@@ -21,6 +21,7 @@ from servekit._version import __version__
 from servekit.errors import ConfigError, ServekitError
 from servekit.images import command as build_command
 from servekit.k8s import command as k8s_command
+from servekit.monitor import command as monitor_command
 from servekit.settings import Settings, env_name, parse_value
 
 __all__ = ["main"]
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     # Each adds its command with set_defaults(handler=its run function).
     build_command.add_parser(commands)
     k8s_command.add_parser(commands)
+    monitor_command.add_parser(commands)
     return parser
 
 

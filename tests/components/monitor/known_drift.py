@@ -12,7 +12,6 @@ gzipped), as batch records (``{"customers": [...]}``, a result per row) and
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -25,8 +24,7 @@ import pandas as pd
 
 from servekit.capture.files import FileSink
 from servekit.capture.records import encode_record
-from servekit.errors import ServekitError
-from servekit.monitor import command
+from servekit.cli import main
 
 START = datetime(2026, 12, 4, 0, 0, tzinfo=timezone.utc)
 PLANS = ["basic", "pro", "team"]
@@ -101,18 +99,12 @@ def _plain(value: Any) -> Any:
 
 
 def monitor(*args: str) -> tuple[int, str, str]:
-    """``servekit monitor ARGS`` in this process: (exit code, stdout, stderr), errors as
-    ``servekit.cli.main`` reports them."""
-    parser = argparse.ArgumentParser(prog="servekit")
-    command.add_parser(parser.add_subparsers())
+    """``servekit monitor ARGS`` through the real entry point, in this process: (exit
+    code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            ns = parser.parse_args(["monitor", *args])
-            code = ns.handler(ns)
-        except ServekitError as exc:
-            err.write(f"servekit: error: {exc.message}\n")
-            code = 2
+            code = main(["monitor", *args])
         except SystemExit as exc:
             code = int(exc.code or 0)
     return code, out.getvalue(), err.getvalue()
