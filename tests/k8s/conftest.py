@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from servekit.k8s.model import add_version, read_model, write_model
+from servekit.k8s.monitoring import Monitoring, parse_baseline
 from servekit.k8s.mounts import parse_secret_env, parse_volume
 from servekit.k8s.promote import promoted
 from servekit.k8s.render import Release, render, templates
@@ -31,7 +32,12 @@ COMPONENTS = (
     "servicemonitor",
     "ingress-path/traefik",
     "ingress-path/ingress",
+    "monitoring-capture/files",  # after async-workers: it reaches the job workers
+    "monitoring-capture/redis",
 )
+MONITOR = "monitoring-capture/monitor"
+"""Used with monitoring-capture/files (it reads that claim): in components:all and
+the render cases, not alone."""
 OVERLAYS = ("canary-gateway", "canary-traefik", "seldon")
 INSTALL = {
     "kubectl": (
@@ -96,7 +102,8 @@ def combinations(root: Path) -> dict[str, Path]:
             root / component.replace("/", "-"),
             {**kind, "resources": base, "components": [str(TEMPLATES / "components" / component)]},
         )
-    together = [c for c in COMPONENTS if c != "ingress-path/ingress"]
+    alternatives = ("ingress-path/ingress", "monitoring-capture/redis")
+    together = [c for c in COMPONENTS if c not in alternatives] + [MONITOR]
     cases["components:all"] = write_kustomization(
         root / "all",
         {
@@ -143,6 +150,26 @@ def combinations(root: Path) -> dict[str, Path]:
         "7",
         "registry.example.com/churn:7",
         volumes=(parse_volume("ref=hostPath:/srv/ref:/ref"),),
+    )
+    releases["render:capture"] = Release(
+        "churn",
+        "8",
+        "registry.example.com/churn:8",
+        async_workers=True,
+        namespace="ml",
+        monitoring=Monitoring(
+            "file",
+            sample="0.5",
+            schedule="15 4 * * MON-FRI",
+            baseline=parse_baseline("churn-baseline/train.csv"),
+            thresholds="thresholds.yaml",
+        ),
+    )
+    releases["render:capture-redis"] = Release(
+        "churn",
+        "9",
+        "registry.example.com/churn:9",
+        monitoring=Monitoring("redis://redis.data:6379/1", sample="0.1"),
     )
     for tier, shape in load_tiers().items():  # the job workers get the tier too
         releases[f"render:tier-{tier}"] = Release(

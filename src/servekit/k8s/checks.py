@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from servekit.errors import ConfigError
+from servekit.k8s.monitoring import CAPTURE_DIR, OWNED, capture_url, check_monitoring
 from servekit.k8s.mounts import check_mounts
 from servekit.settings import Settings, env_name, parse_value
 
@@ -44,7 +45,7 @@ _OWNED = {
     env_name("port"): "the manifests (containerPort, probes)",
     env_name("metrics_port"): "the manifests (containerPort, scrape annotations)",
 }
-_TYPES = {"int": int, "bool": bool, "str": str}
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 def version_label(version: str) -> str:
@@ -100,6 +101,13 @@ def check(release: Release) -> None:
         if keys.count(key) > 1:
             raise ConfigError(f"--set {key} is given more than once")
     taken = {**_OWNED, **{key: "--set" for key, _ in release.settings}}
+    if release.monitoring:
+        _check_monitoring(release)
+        if release.monitoring.capture == "file":
+            taken["POD_NAME"] = "--capture file (each pod's folder)"
+    for key in keys:
+        if key in OWNED:
+            raise ConfigError(f"--set {key}: set by {OWNED[key]}, not --set")
     check_mounts(release.secret_env, release.volumes, taken)
     for entry in release.secret_env:
         if entry.name.startswith("SERVEKIT_") and entry.name not in _setting_fields():
@@ -108,6 +116,22 @@ def check(release: Release) -> None:
         if not release.async_workers:
             raise ConfigError("--redis-url is the job store of --async: give --async too")
         redis_target(release.redis_url)
+
+
+def _check_monitoring(release: Release) -> None:
+    """--capture and the monitor's options, and --volume beside the capture's claim."""
+    assert release.monitoring is not None
+    check_monitoring(release.monitoring)
+    if release.monitoring.capture != "file":
+        capture_url(release.monitoring.capture, release.name, release.version)
+        return
+    for volume in release.volumes:
+        a, b = sorted((volume.mount, CAPTURE_DIR))
+        if volume.name == "capture" or a == b or b.startswith(a + "/"):
+            raise ConfigError(
+                f"--volume {volume.name}: --capture file mounts the volume 'capture' at "
+                f"{CAPTURE_DIR}: use another name and a mount path outside it"
+            )
 
 
 def _setting_fields() -> dict[str, dataclasses.Field[object]]:

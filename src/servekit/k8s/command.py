@@ -15,7 +15,14 @@ from servekit.k8s import kserve, promote
 from servekit.k8s._kubectl import kustomize
 from servekit.k8s.checks import parse_setting
 from servekit.k8s.model import add_version, model_folder
-from servekit.k8s.options import add_mount_arguments, add_shape_arguments, mounts, shape
+from servekit.k8s.options import (
+    add_monitoring_arguments,
+    add_mount_arguments,
+    add_shape_arguments,
+    monitoring,
+    mounts,
+    shape,
+)
 from servekit.k8s.render import Release, parse_canary, render
 
 __all__ = ["add_parser", "run"]
@@ -104,6 +111,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_shape_arguments(parser)
     add_mount_arguments(parser)
+    add_monitoring_arguments(parser)
     _add_kserve_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -116,7 +124,8 @@ def _add_kserve_arguments(parser: argparse.ArgumentParser) -> None:
         "name for KServe's clients: /v2/models/NAME/infer) that serves the model KServe "
         "copies from --storage-uri into /mnt/models, in KServe's Standard (RawDeployment) "
         "mode. Takes --namespace, --set, --secret-env and the hardware options; not "
-        "--async, --canary, --ingress, --redis-url, --volume or --model-dir.",
+        "--async, --canary, --ingress, --redis-url, --volume, --model-dir or the capture "
+        "and monitor options.",
     )
     group.add_argument(
         "--kserve",
@@ -171,6 +180,7 @@ def run(ns: argparse.Namespace) -> int:
         sizing=shape(ns),
         secret_env=secret_env,
         volumes=volumes,
+        monitoring=monitoring(ns),
     )
     folder = Path(ns.output) if ns.output else Path("k8s") / release.prefix[:-1]
     written = render(release, folder)

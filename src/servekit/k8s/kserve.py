@@ -60,6 +60,13 @@ _REFUSED = {
     "redis_url": "--redis-url",
     "volume": "--volume",
     "model_dir": "--model-dir",
+    "capture": "--capture",
+    "capture_sample": "--capture-sample",
+    "monitor_schedule": "--monitor-schedule",
+    "baseline": "--baseline",
+    "thresholds": "--thresholds",
+    "monitor_window": "--monitor-window",
+    "monitor_image": "--monitor-image",
 }
 """The other renders' options that --kserve does not take: KServe makes the Deployment,
 Service and routes itself."""

@@ -19,6 +19,7 @@ from servekit.errors import ConfigError
 from servekit.k8s._patches import add, patch, replace
 from servekit.k8s._yaml import to_yaml
 from servekit.k8s.checks import check, parse_canary, redis_target, version_label
+from servekit.k8s.monitoring import Monitoring, monitoring_parts
 from servekit.k8s.mounts import SecretEnv, Volume, mount_patches
 from servekit.k8s.tiers import Sizing, sizing_patches
 
@@ -64,6 +65,8 @@ class Release:
     """Environment variables from keys of the user's Secrets (``--secret-env``)."""
     volumes: tuple[Volume, ...] = ()
     """Volumes mounted into the model's containers (``--volume``), read-only by default."""
+    monitoring: Monitoring | None = None
+    """Prediction capture (``--capture``) and ``servekit monitor``'s CronJob, if any."""
 
     @property
     def gpus(self) -> int:
@@ -134,6 +137,12 @@ def kustomization(release: Release) -> dict[str, object]:
         )
         if wanted
     ]
+    captured = (
+        monitoring_parts(release.monitoring, release.name, release.version)
+        if release.monitoring
+        else ([], [])
+    )
+    components += captured[0]  # after async-workers: the files component reaches the workers
     image = parse_image(release.image)
     patches = _ingress_patches(release) if release.ingress else []
     generators = [
@@ -152,6 +161,7 @@ def kustomization(release: Release) -> dict[str, object]:
         shape = release.sizing
         patches += sizing_patches(shape, processes or str(shape.processes), release.async_workers)
     patches += mount_patches(release.secret_env, release.volumes, release.async_workers)
+    patches += captured[1]
     if release.async_workers:
         stream = f"servekit:{release.name}:{release.version}:stream"
         trigger = [replace("/spec/triggers/0/metadata/stream", stream)]
