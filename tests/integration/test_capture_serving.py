@@ -5,6 +5,8 @@ and a Redis that is not there, which leave every answer a 200 and count the loss
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -118,3 +120,62 @@ def test_a_dead_sink_costs_no_answer_and_counts_the_loss(
         time.sleep(0.2)
     assert metric(server, "written") == 0
     assert server.log().count("the capture sink failed") <= 2  # once a minute per process
+
+
+CLASSIFIER = """
+    def predict(tenure: float, plan: str) -> int:
+        return int(tenure < 12)
+"""
+
+
+def test_ground_truth_joins_the_captured_predictions_in_servekit_monitor(
+    serve: Any, tmp_path: Path
+) -> None:
+    write_project(tmp_path / "churn", {"model.py": CLASSIFIER})
+    sink = tmp_path / "captured"
+    token = {"Authorization": "Bearer t0ken"}
+    server = serve(
+        f"{tmp_path}/churn/model.py:predict",
+        *("--processes", "2", "--capture", f"file://{sink}"),
+        env={"SERVEKIT_ACCESS_TOKENS": "t0ken"},
+    )
+    rows = [(float(t), "basic" if t % 3 else "pro") for t in range(40)]
+    for index, (tenure, plan) in enumerate(rows):
+        body = {"data": {"tenure": tenure, "plan": plan}}
+        answer = post_json(f"{server.url}/model", body, {**token, "X-Request-ID": f"c-{index}"})
+        assert answer.status == 200
+    truth = [{"event_id": f"c-{i}", "label": int(t < 10)} for i, (t, _) in enumerate(rows)]
+    path = f"{server.url}/models/churn/latest/ground-truth"
+    assert post_json(path, truth, token).body == {"accepted": 40}
+    refused = post_json(f"{server.url}/ground-truth", [{"event_id": "x"}], token)
+    assert refused.status == 400
+    assert refused.body["error"]["message"].startswith('ground_truth[0] must be {"event_id"')
+    assert post_json(path, truth[:1]).status == 401
+    assert server.stop() == 0
+    labels = [orjson.loads(x) for x in (sink / "ground-truth.jsonl").read_bytes().splitlines()]
+    assert [(x["event_id"], x["label"]) for x in labels] == [
+        (t["event_id"], t["label"]) for t in truth
+    ]
+    baseline = tmp_path / "train.csv"
+    baseline.write_text(
+        "tenure,plan,prediction\n" + "".join(f"{t},{p},{int(t < 12)}\n" for t, p in rows)
+    )
+    out = tmp_path / "report"
+    done = subprocess.run(
+        [sys.executable, "-m", "servekit", "monitor", "--records", str(sink), "--baseline",
+         str(baseline), "--prediction-column", "prediction", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = orjson.loads((out / "summary.json").read_bytes())
+    # 2 of 40 wrong (tenure 10 and 11): the labels joined every captured prediction
+    assert (summary["quality"]["labels"], summary["quality"]["joined"]) == (40, 40)
+    assert summary["quality"]["metrics"]["accuracy"] == pytest.approx(38 / 40)
+
+
+def test_ground_truth_without_capture_is_409(serve: Any, tmp_path: Path) -> None:
+    write_project(tmp_path / "churn", {"model.py": CLASSIFIER})
+    server = serve(f"{tmp_path}/churn/model.py:predict")
+    refused = post_json(f"{server.url}/ground-truth", [{"event_id": "e", "label": 1}])
+    assert refused.status == 409
+    assert "set SERVEKIT_CAPTURE" in refused.body["error"]["message"]

@@ -20,7 +20,15 @@ from werkzeug.routing import RoutingException
 from servekit import errors
 from servekit._version import __version__
 from servekit.core.runner import Runner, call_now
-from servekit.http import async_routes, probes, seldon_routes, tester, v1_routes, v2_routes
+from servekit.http import (
+    async_routes,
+    ground_truth,
+    probes,
+    seldon_routes,
+    tester,
+    v1_routes,
+    v2_routes,
+)
 from servekit.http.auth import build_authenticator
 from servekit.http.errors import to_servekit_error
 from servekit.http.front import front_error
@@ -79,6 +87,7 @@ def create_app(
         "predict": predictions.view,
         **probes.views(state, registry, telemetry, live),
         **async_routes.views(jobs),
+        **ground_truth.views(settings, state),
         **seldon_routes.views(seldon, UserMetrics(registry), telemetry, run),
         **v2_routes.views(v2),
         **v1_routes.views(state, telemetry, run, settings.model_id),

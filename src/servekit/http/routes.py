@@ -54,8 +54,9 @@ class Route:
     operation: str = ""
     """The OpenAPI operation that documents it (:mod:`servekit.http.openapi.document`)."""
     only: str = ""
-    """A feature it is documented with: ``async`` (when asynchronous predictions are on)
-    or ``metrics`` (when ``/metrics`` is on the main port); always when empty."""
+    """A feature it is documented with: ``async`` (when asynchronous predictions are on),
+    ``capture`` (when predictions are captured) or ``metrics`` (when ``/metrics`` is on
+    the main port); always when empty."""
 
 
 def _each(
@@ -75,6 +76,14 @@ ROUTES: tuple[Route, ...] = (
         protected=True,
         fast=True,
         operation="prediction",
+    ),
+    *_each(
+        ("/ground-truth", "/models/<model_id>/<version>/ground-truth"),
+        _POST,
+        "ground_truth",
+        protected=True,
+        operation="ground_truth",
+        only="capture",
     ),
     *_each(
         ("/api/modelApis/async/v1/<model_id>", "/async"),

@@ -25,8 +25,12 @@ def predict(x: int) -> int:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Every route on: async jobs, tokens, /metrics on the main port."""
-    return Settings(async_store=f"sqlite://{tmp_path}/jobs.db", access_tokens="t0ken")
+    """Every route on: async jobs, capture, tokens, /metrics on the main port."""
+    return Settings(
+        async_store=f"sqlite://{tmp_path}/jobs.db",
+        access_tokens="t0ken",
+        capture=f"file://{tmp_path}/capture",
+    )
 
 
 def served(app: Flask) -> set[tuple[str, str]]:
@@ -60,6 +64,7 @@ def test_the_served_url_map_is_the_table_and_the_document(settings: Settings) ->
 def test_features_that_are_off_are_not_documented() -> None:
     document = build_document(Settings(metrics_port=9100), None)
     assert "/async" not in document["paths"]
+    assert "/ground-truth" not in document["paths"]
     assert "/metrics" not in document["paths"]
     assert "/model" in document["paths"]
 

@@ -19,6 +19,7 @@ from servekit.core.docstrings import parameter_docs, summary
 from servekit.core.schema import SchemaBuilder, signature_schema
 from servekit.core.signature import ParamKind, Signature
 from servekit.http.openapi import parts
+from servekit.http.openapi.ground_truth import ground_truth_operation
 from servekit.http.openapi.v1_parts import v1_operation
 from servekit.http.routes import ROUTES, Route, openapi_path
 from servekit.settings import Settings
@@ -81,6 +82,7 @@ def build_document(
     features = {
         "",
         "async" if settings.async_enabled else "",
+        "capture" if settings.capture else "",
         "" if settings.metrics_port else "metrics",
     }
     paths: dict[str, Any] = {}
@@ -121,6 +123,8 @@ def _operations(
         return {"post": parts.async_submit(path, request, security)}
     if kind == "async_status":
         return {"get": parts.async_status(path, security)}
+    if kind == "ground_truth":
+        return {"post": ground_truth_operation(path, security)}
     if kind.startswith("v1_"):
         method = "post" if "POST" in route.methods else "get"
         return {method: v1_operation(kind, path, security)}

@@ -15,6 +15,7 @@ __all__ = [
     "async_submit",
     "build_operation",
     "envelope",
+    "error_answers",
     "json_answer",
     "plain",
     "prediction",
@@ -174,7 +175,8 @@ def json_answer(schema: dict[str, Any], description: str) -> dict[str, Any]:
     }
 
 
-def _errors(codes: tuple[int, ...], schema: str = "ErrorEnvelope") -> dict[str, Any]:
+def error_answers(codes: tuple[int, ...], schema: str = "ErrorEnvelope") -> dict[str, Any]:
+    """The error answers of ``codes``, each with ``schema``."""
     return {str(code): json_answer(schema_ref(schema), _ERROR_CODES[code]) for code in codes}
 
 
@@ -219,7 +221,7 @@ def prediction(path: str, request: dict[str, Any], security: list[Any]) -> dict[
     codes = (400, *((401,) if security else ()), 404, 413, 415, 422, 431, 500, 503, 504)
     responses = {
         "200": json_answer(schema_ref("PredictionResponse"), "the model's result"),
-        **_errors(codes),
+        **error_answers(codes),
     }
     return build_operation(path, "predict: synchronous prediction", responses, security, request)
 
@@ -229,7 +231,7 @@ def async_submit(path: str, request: dict[str, Any], security: list[Any]) -> dic
     auth = (401,) if security else ()
     submitted = {
         "200": json_answer(schema_ref("AsyncSubmitted"), "queued"),
-        **_errors((400, *auth, 404, 409, 413, 415, 422, 429, 431, 503)),
+        **error_answers((400, *auth, 404, 409, 413, 415, 422, 429, 431, 503)),
     }
     return build_operation(path, "submit: queue a prediction", submitted, security, request)
 
@@ -239,7 +241,7 @@ def async_status(path: str, security: list[Any]) -> dict[str, Any]:
     auth = (401,) if security else ()
     status = {
         "200": json_answer(schema_ref("AsyncStatus"), "the job"),
-        **_errors((*auth, 404, 431, 503)),
+        **error_answers((*auth, 404, 431, 503)),
     }
     return build_operation(path, "poll: an asynchronous prediction", status, security)
 
@@ -286,7 +288,7 @@ def seldon_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any
     codes = (400, *((401,) if security else ()), 404, 413, 431, 500, 503, 504)
     responses = {
         "200": json_answer(schema_ref("SeldonMessage"), "a SeldonMessage"),
-        **_errors(codes, "SeldonError"),
+        **error_answers(codes, "SeldonError"),
     }
     return build_operation(path, f"seldon-{kind}: Seldon Core v1", responses, security, body)
 
@@ -295,15 +297,18 @@ def plain(endpoint: str, path: str, security: list[Any]) -> dict[str, Any]:
     """A ``GET`` route without a request body: the probes, metadata, pages and files."""
     text = {"description": "text", "content": {"text/plain": {"schema": _STRING}}}
     alive = json_answer({"type": "object", "properties": {"status": {"const": "alive"}}}, "alive")
-    ready = {"200": json_answer(_ANY_OBJECT, "ready: the model and its runtime"), **_errors((503,))}
+    ready = {
+        "200": json_answer(_ANY_OBJECT, "ready: the model and its runtime"),
+        **error_answers((503,)),
+    }
     auth = (401,) if security else ()
     seldon_status = {
         "200": json_answer(schema_ref("SeldonMessage"), "health"),
-        **_errors((*auth, 500, 503, 504), "SeldonError"),
+        **error_answers((*auth, 500, 503, 504), "SeldonError"),
     }
     metadata = {
         "200": json_answer(_ANY_OBJECT, "Seldon metadata"),
-        **_errors((500, 503), "SeldonError"),
+        **error_answers((500, 503), "SeldonError"),
     }
     html = {"description": "a page", "content": {"text/html": {"schema": _STRING}}}
     asset = {"description": "a file of the tester page", "content": {"*/*": {"schema": _STRING}}}
@@ -319,7 +324,7 @@ def plain(endpoint: str, path: str, security: list[Any]) -> dict[str, Any]:
         ),
         "openapi": ("openapi: this document", {"200": json_answer(_ANY_OBJECT, "OpenAPI 3.1")}),
         "tester": ("tester: the tester page", {"200": html, "503": html}),
-        "static": ("static: the tester page's files", {"200": asset, **_errors((404,))}),
+        "static": ("static: the tester page's files", {"200": asset, **error_answers((404,))}),
         "metrics": ("metrics: Prometheus", {"200": text}),
     }[endpoint]
     return build_operation(path, summary, responses, security)
@@ -339,11 +344,13 @@ def v2_operation(kind: str, path: str, security: list[Any]) -> dict[str, Any]:
             if schema
             else json_answer(_ANY_OBJECT, "ready")
         )
-        return build_operation(path, summary, {"200": found, **_errors(codes, "V2Error")}, security)
+        return build_operation(
+            path, summary, {"200": found, **error_answers(codes, "V2Error")}, security
+        )
     codes = (400, *auth, 404, 413, 431, 500, 503, 504)
     answer = json_answer(schema_ref("V2InferResponse"), "the output tensors")
     answer["content"][_BINARY] = {"schema": {"description": _BINARY_TEXT}}
-    responses = {"200": answer, **_errors(codes, "V2Error")}
+    responses = {"200": answer, **error_answers(codes, "V2Error")}
     operation = build_operation(
         path, "v2-infer: inference", responses, security, schema_ref("V2InferRequest")
     )
