@@ -41,11 +41,16 @@ def parse_time(text: str, what: str) -> datetime:
 
 
 def _files(folder: Path, stem: str) -> list[Path]:
-    rotated = [*folder.glob(f"{stem}-*.jsonl.gz"), *folder.glob(f"{stem}-*.jsonl")]
-    return [
-        *sorted(rotated),
-        *([folder / f"{stem}.jsonl"] if (folder / f"{stem}.jsonl").is_file() else []),
-    ]
+    """The files of ``stem`` in ``folder`` and in each folder directly below it (one
+    capture folder per pod on a shared claim), rotated ones first in each."""
+    found: list[Path] = []
+    below = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    for place in (folder, *below):
+        rotated = [*place.glob(f"{stem}-*.jsonl.gz"), *place.glob(f"{stem}-*.jsonl")]
+        found += sorted(rotated)
+        if (place / f"{stem}.jsonl").is_file():
+            found.append(place / f"{stem}.jsonl")
+    return found
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -99,9 +104,11 @@ def read_records(folder: Path, since: datetime | None, until: datetime | None) -
 
 
 def read_labels(folder: Path, extra: Path | None) -> dict[str, Any]:
-    """Event id -> label: ``folder``'s ground truth, then ``extra`` (CSV with event_id and
+    """Event id -> label: ``folder``'s ground truth (and its pod folders', by time), then
+    ``extra`` (CSV with event_id and
     label columns, or JSON Lines); a later label for the same event wins."""
     items = read_lines(_files(folder, "ground-truth")).items
+    items.sort(key=lambda item: str(item.get("time", "")))  # several pods' folders
     if extra is not None:
         if not extra.is_file():
             raise ConfigError(f"--ground-truth {extra}: no such file")

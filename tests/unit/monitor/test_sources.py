@@ -39,6 +39,20 @@ def test_records_come_from_every_file_in_time_order_within_the_window(tmp_path: 
     assert [r["event_id"] for r in read_records(tmp_path, since, until).items] == ["b", "c"]
 
 
+def test_each_pods_folder_below_is_read_too(tmp_path: Path) -> None:
+    for pod, event, hour in (("pod-b", "late", "12"), ("pod-a", "early", "09")):
+        folder = tmp_path / pod
+        folder.mkdir()
+        (folder / "predictions.jsonl").write_text(line(f"2026-12-04T{hour}:00:00Z", event))
+        (folder / "ground-truth.jsonl").write_text(
+            f'{{"time": "2026-12-04T{hour}:30:00.000Z", "event_id": "same", "label": "{pod}"}}\n'
+        )
+    (tmp_path / "pod-a" / "deeper").mkdir()
+    (tmp_path / "pod-a" / "deeper" / "predictions.jsonl").write_text(line("2026-12-04T10:00Z", "x"))
+    assert [r["event_id"] for r in read_records(tmp_path, None, None).items] == ["early", "late"]
+    assert read_labels(tmp_path, None) == {"same": "pod-b"}  # the later label, whatever folder
+
+
 def test_later_ground_truth_wins_and_a_csv_file_joins_in(tmp_path: Path) -> None:
     with gzip.open(tmp_path / "ground-truth-1.jsonl.gz", "wt") as old:
         old.write('{"time": "t", "event_id": "a", "label": 0}\n')
