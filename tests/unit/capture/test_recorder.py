@@ -115,7 +115,8 @@ def test_a_full_queue_drops_and_counts_without_blocking() -> None:
     began = time.monotonic()
     kept = [found.record({"i": i}, i, f"e{i}") for i in range(50)]
     assert time.monotonic() - began < 0.5
-    assert kept.count(False) >= 46  # at most the 3 queued and 1 taken by the writer
+    # At most 3 queued, and one batch (at most 3 more) in the writer's hands.
+    assert kept.count(False) >= 50 - 2 * 3
     gate.set()
     found.close(5)
     assert counts.seen["dropped"] == kept.count(False)
