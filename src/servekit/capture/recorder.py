@@ -30,6 +30,9 @@ __all__ = ["BATCH", "Capture", "Counts", "Sink"]
 log = logging.getLogger("servekit.capture")
 BATCH = 500
 """The most records one write to the sink carries."""
+_PERIOD = 0.2
+"""Seconds between the writer's rounds when fewer than a batch are queued: waking it for
+every record would cost each request a thread switch."""
 _QUIET = 60.0
 """Seconds between two log lines about drops or a failing sink."""
 
@@ -95,7 +98,8 @@ class Capture:
             self._say("dropped", "capture queue full: records dropped (the sink is slow or down)")
             return False
         self._items.append(item)
-        self._wake.set()
+        if len(self._items) >= BATCH:  # else the writer comes by itself: no wake-up a call
+            self._wake.set()
         return True
 
     def _start(self) -> None:
@@ -114,7 +118,7 @@ class Capture:
     def _run(self) -> None:
         sink: Sink | None = None
         while True:
-            self._wake.wait(1.0)
+            self._wake.wait(_PERIOD)
             self._wake.clear()
             while self._items:
                 batch = [self._items.popleft() for _ in range(min(BATCH, len(self._items)))]
