@@ -182,9 +182,11 @@ def run(
             try:
                 time.sleep(0.5)  # all workers up
                 opened = open_loop(port, "/model", body, expect, rate=100.0, seconds=open_seconds)
+                before = server.cpu_by_kind()
                 closed = closed_loop(
                     port, "/model", body, seconds=closed_seconds, cpu=str(load_cpu)
                 )
+                row["closed_loop_cpu_us"] = server.cpu_us_per_request(before, closed.requests)
                 if fronts:
                     row["open_loop_keepalive"] = open_loop(
                         port, "/model", body, expect, 100.0, open_seconds, keep_alive=True
@@ -193,15 +195,12 @@ def run(
                     kept = closed_loop(
                         port, "/model", body, closed_seconds, cpu=str(load_cpu), keep_alive=True
                     )
-                    after = server.cpu_by_kind()
                     row["closed_loop_keepalive"] = kept.to_dict()
-                    row["cpu_us_per_request"] = {
-                        kind: round(1e6 * (after[kind] - before.get(kind, 0.0)) / kept.requests, 1)
-                        for kind in after
-                        if kept.requests
-                    }
+                    row["cpu_us_per_request"] = server.cpu_us_per_request(before, kept.requests)
                 if model in v2_models and server_name == "servekit" and v2.offered(port):
-                    v2_rows = v2.measure(port, model, document["data"], *v2_seconds, str(load_cpu))
+                    v2_rows = v2.measure(
+                        server, model, document["data"], *v2_seconds, str(load_cpu)
+                    )
             finally:
                 server.stop()
             row.update(

@@ -110,6 +110,15 @@ class Server:
             used[kind] = used.get(kind, 0.0) + _cpu_seconds(pid)
         return used
 
+    def cpu_us_per_request(self, before: dict[str, float], requests: int) -> dict[str, float]:
+        """CPU microseconds per request since ``before`` (:meth:`cpu_by_kind`), by kind."""
+        after = self.cpu_by_kind()
+        return {
+            kind: round(1e6 * (after[kind] - before.get(kind, 0.0)) / requests, 1)
+            for kind in after
+            if requests
+        }
+
     def stop(self) -> None:
         """SIGTERM by PID, bounded wait, SIGKILL of its group if needed."""
         self._stop.set()

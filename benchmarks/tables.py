@@ -86,6 +86,8 @@ def v2_table(report: dict[str, Any], server: str = "servekit") -> str:
         ("max ms @100 rps", "open_loop", "max_ms"),
         ("errors", "open_loop", "errors"),
         ("saturation req/s", "closed_loop", "requests_per_second"),
+        ("CPU us/request in uWSGI workers (saturation)", "closed_loop_cpu_us", "worker"),
+        ("CPU us/request in nginx (saturation)", "closed_loop_cpu_us", "nginx"),
     ]
     lines = [
         f"| model | figure | V2 REST ({server}) | /model | V2//model |",
@@ -96,7 +98,7 @@ def v2_table(report: dict[str, Any], server: str = "servekit") -> str:
             continue
         plain = runs[(row["beside"], name)]
         for label, part, key in figures:
-            a, b = row[part][key], plain[part][key]
+            a, b = row.get(part, {}).get(key, 0.0), plain.get(part, {}).get(key, 0.0)
             if key == "errors":
                 a, b = a + row["closed_loop"]["errors"], b + plain["closed_loop"]["errors"]
             ratio = f"{a / b:.2f}" if b else "-"

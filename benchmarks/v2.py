@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 
 from benchmarks.load import closed_loop, open_loop
+from benchmarks.servers import Server
 
 __all__ = [
     "FORMS",
@@ -111,20 +112,23 @@ def offered(port: int) -> bool:
 
 
 def measure(
-    port: int,
+    server: Server,
     model: str,
     data: dict[str, Any],
     open_seconds: float,
     closed_seconds: float,
     cpu: str,
 ) -> list[dict[str, Any]]:
-    """The model over V2 in each form, on the running server: rows like /model's."""
-    rows = []
+    """The model over V2 in each form, on the running server: rows like /model's, with
+    the CPU each request cost the server's processes during the closed loop."""
+    rows, port = [], server.port
     for work in workloads(model, data):
         opened = open_loop(
             port, INFER, work.body, work.expect, 100.0, open_seconds, headers=work.headers
         )
+        before = server.cpu_by_kind()
         closed = closed_loop(port, INFER, work.body, closed_seconds, cpu=cpu, headers=work.headers)
+        spent = server.cpu_us_per_request(before, closed.requests)
         rows.append(
             {
                 "model": f"{model} V2 {work.form}",
@@ -133,6 +137,7 @@ def measure(
                 "form": work.form,
                 "open_loop": opened.to_dict(),
                 "closed_loop": closed.to_dict(),
+                "closed_loop_cpu_us": spent,
             }
         )
         print(

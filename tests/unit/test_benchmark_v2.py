@@ -73,8 +73,14 @@ def row(model: str, p50: float, rps: float, **more: Any) -> dict[str, Any]:
 def test_v2_rows_are_set_against_model_on_their_server_and_goals_checked() -> None:
     report = {
         "runs": [
-            row("echo", 2.0, 10_000.0),
-            row("echo V2 JSON", 2.1, 9_500.0, beside="echo"),
+            row("echo", 2.0, 10_000.0, closed_loop_cpu_us={"worker": 50.0, "nginx": 30.0}),
+            row(
+                "echo V2 JSON",
+                2.1,
+                9_500.0,
+                beside="echo",
+                closed_loop_cpu_us={"worker": 60.0, "nginx": 30.0},
+            ),
             row("echo V2 binary", 2.4, 8_000.0, beside="echo"),
         ],
         "tensor_1mb": {
@@ -87,6 +93,10 @@ def test_v2_rows_are_set_against_model_on_their_server_and_goals_checked() -> No
     printed = v2_table(report)
     assert "| echo V2 JSON | saturation req/s | 9500.00 | 10000.00 | 0.95 |" in printed
     assert "| echo V2 binary | p50 ms @100 rps | 2.40 | 2.00 | 1.20 |" in printed
+    assert (
+        "| echo V2 JSON | CPU us/request in uWSGI workers (saturation) | 60.00 | 50.00 | 1.20 |"
+        in (printed)
+    )
     assert missed(report, 1.1, 0.9, 5.0) == [
         "echo V2 binary: p50 1.20x /model's (goal 1.1x)",
         "echo V2 binary: saturation 0.80x /model's (goal 0.9x)",
