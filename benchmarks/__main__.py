@@ -11,7 +11,9 @@ http-socket), with keep-alive clients and without, and the CPU each process spen
 tree's, and prints every figure of the pair and their ratio (:mod:`benchmarks.against`).
 Echo and the ONNX graph are also measured over V2 REST, JSON and binary, on the same
 servekit server as ``/model``, and a 1 MB tensor in both forms (:mod:`benchmarks.v2`,
-:mod:`benchmarks.tensor`; shorter loops with ``--short``); ``--v2`` runs only those.
+:mod:`benchmarks.tensor`; shorter loops with ``--short``); ``--v2`` runs only those, V2
+over gRPC included. The full run (and ``--capture`` alone) also measures prediction
+capture: off, to a file, to a dead HTTP sink (:mod:`benchmarks.capture`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 
 from benchmarks import v2
 from benchmarks.against import AgainstError, Old, checkout, interleave
+from benchmarks.capture import capture_runs, capture_table, write_alone
+from benchmarks.capture import missed as capture_missed
 from benchmarks.load import closed_loop, open_loop
 from benchmarks.servers import ROOT, start
 from benchmarks.tables import against_tables, front_table, table, tensor_table, v2_table
@@ -116,13 +120,15 @@ def run(
     v2_seconds: tuple[float, float] = (0.0, 0.0),
     tensor_seconds: float = 0.0,
     baseline: bool = True,
+    grpc: bool = True,
 ) -> dict[str, Any]:
     """Every model on every server; with ``fronts``, also servekit's direct front, and
     keep-alive clients (open and closed loop) for all; with ``against``, each servekit
     run also at that revision, the two in turn (which goes first alternates by model).
     ``v2_models`` are also measured over V2 REST on each servekit server, after /model
     (``v2_seconds``: the open and closed loops); ``tensor_seconds``: the 1 MB tensor's
-    JSON against binary (:mod:`benchmarks.v2`)."""
+    JSON against binary (:mod:`benchmarks.v2`); with ``grpc`` the working tree's servekit
+    also serves V2 over gRPC, measured after REST (:mod:`benchmarks.grpc_load`)."""
     server_cpus, processes, load_cpu = layout()
     os.sched_setaffinity(0, {load_cpu})  # this process is the open-loop generator
     print(f"# machine: {machine()}", flush=True)
@@ -165,6 +171,10 @@ def run(
             kind, extra = SERVERS[server_name]
             if server_name.startswith("servekit"):  # the name V2's paths carry
                 extra = (*extra, "--model-name", v2.MODEL_NAME)
+            grpc_port = 0  # V2 over gRPC too, beside REST, on the working tree's servekit
+            if server_name == "servekit" and not rev and model in v2_models and grpc:
+                grpc_port = port + 1000
+                extra = (*extra, "--grpc-port", str(grpc_port))
             kind = "servekit" if model == "r" else kind  # both sides are servekit for R
             target = targets.get(server_name, targets["servekit"])
             server = start(
@@ -199,7 +209,7 @@ def run(
                     row["cpu_us_per_request"] = server.cpu_us_per_request(before, kept.requests)
                 if model in v2_models and server_name == "servekit" and v2.offered(port):
                     v2_rows = v2.measure(
-                        server, model, document["data"], *v2_seconds, str(load_cpu)
+                        server, model, document["data"], *v2_seconds, str(load_cpu), grpc_port
                     )
             finally:
                 server.stop()
@@ -297,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only V2 REST: echo and onnx on /model and V2 (JSON, binary), the 1 MB tensor",
     )
     parser.add_argument(
+        "--capture",
+        action="store_true",
+        help="only prediction capture: echo with capture off, to a file, to a dead HTTP sink",
+    )
+    parser.add_argument(
         "--against",
         metavar="REV",
         help="also run servekit as it was at git revision REV (a commit, tag, HEAD~1...)",
@@ -318,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             ],
             cwd=ROOT,
         )
+    if args.capture:
+        return _capture_only(args.out)
     models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
     if args.fronts or args.v2:
         models = ["echo", "numpy"] if args.fronts else ["echo", "onnx"]
@@ -337,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     except AgainstError as exc:
         print(f"python -m benchmarks: {exc}", file=sys.stderr)
         return 2
+    if not args.short and not args.fronts and not args.v2 and not args.against:
+        report["capture"] = _captures(report["layout"], (10, 5))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
@@ -345,13 +364,32 @@ def main(argv: list[str] | None = None) -> int:
     for extra in (front_table(report), v2_table(report), tensor_table(report)):
         if extra:
             print(f"\n{extra}")
+    if report.get("capture"):
+        print(f"\n{capture_table(report['capture'])}")
     broken, missed = verdicts(report)
+    missed += capture_missed(report.get("capture", []))
     for line in missed:
         print(f"# target missed (not a failure): {line}")
     for line in broken:
         print(f"# PRODUCT PROMISE BROKEN: {line}")
     print(f"# results written to {args.out}")
     return 1 if args.check and broken else 0
+
+
+def _captures(layout: dict[str, Any], seconds: tuple[float, float]) -> list[dict[str, Any]]:
+    """The capture rows (:mod:`benchmarks.capture`) on the run's cores."""
+    return capture_runs(
+        layout["server_cpus"], layout["processes"], 18900, str(layout["load_cpu"]), seconds
+    )
+
+
+def _capture_only(out: str) -> int:
+    """``--capture``: only what capture costs, with the full run's loops."""
+    server_cpus, processes, load_cpu = layout()
+    os.sched_setaffinity(0, {load_cpu})
+    place = {"server_cpus": server_cpus, "processes": processes, "load_cpu": load_cpu}
+    report = {"machine": machine(), "layout": place, "capture": _captures(place, (20, 10))}
+    return write_alone(report, out)
 
 
 if __name__ == "__main__":

@@ -126,3 +126,34 @@ def test_the_tensor_table_sets_binary_against_json() -> None:
     printed = tensor_table(report)
     assert "| FP32[262144] | p50 ms, one request at a time | 2.00 | 40.00 | 0.05 |" in printed
     assert "| FP32[262144] | request MB | 1.05 | 5.05 | 0.21 |" in printed
+
+
+def test_grpc_is_judged_against_v2_rest_and_capture_against_capture_off() -> None:
+    from benchmarks.capture import capture_table
+    from benchmarks.capture import missed as capture_missed
+
+    def row(model: str, p50: float, rate: float, **more: Any) -> dict[str, Any]:
+        loops = {"open_loop": {"p50_ms": p50}, "closed_loop": {"requests_per_second": rate}}
+        return {"model": model, "server": "servekit", **loops, **more}
+
+    report = {
+        "runs": [
+            row("echo", 2.0, 1000),
+            row("echo V2 JSON", 2.1, 950, beside="echo", form="JSON"),
+            row("echo V2 gRPC", 2.2, 100, beside="echo", form="gRPC"),
+        ]
+    }
+    assert missed(report, 1.1, 0.9, 5.0) == [
+        "echo V2 gRPC: p50 2.20 ms, above V2 REST's 2.10 ms"
+    ]  # its saturation (the Python client's) is not judged
+    report["runs"][2]["open_loop"]["p50_ms"] = 2.0
+    assert missed(report, 1.1, 0.9, 5.0) == []
+    rows = [
+        {"capture": c, "open_loop": {"p50_ms": p, "p99_ms": 5.0, "sent": 10},
+         "closed_loop": {"requests_per_second": r, "requests": 90}, **extra}
+        for c, p, r, extra in (("off", 2.0, 1000, {}), ("file", 2.0, 850, {"records": 100}),
+                               ("dead-http", 2.5, 990, {"counted_lost": 100}))
+    ]  # fmt: skip
+    assert capture_missed(rows) == ["capture to a file: saturation 0.85x capture off (goal 0.9x)"]
+    text = capture_table(rows)
+    assert "| file | 2.00 | 5.00 | 850 | 0.85x | 100 records of 100 predictions |" in text

@@ -6,9 +6,8 @@
   interrupts the request's Python code (and a blocking call such as ``time.sleep``);
   code stuck in native code never returns to Python: uWSGI's harakiri, set a little
   later than the deadline, kills that worker;
-- in one of several request threads (``--threads``, or the gRPC server's), a signal
-  cannot reach the request, so the prediction runs in a helper thread (a new one per
-  call, or one of ``threads`` long-lived ones) while the request thread waits for it at
+- in one of several request threads (``--threads``), a signal cannot reach the
+  request, so the prediction runs in a helper thread while the request thread waits for it at
   most the deadline; at the deadline the request is answered 504 at once, the helper is
   interrupted where Python can be (an exception raised in it asynchronously), and the
   worker is replaced gracefully, so the other threads' requests finish first. The
@@ -28,7 +27,6 @@ import ctypes
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TypeVar
@@ -52,16 +50,12 @@ class Deadline:
         seconds: float,
         on_expire: Callable[[], None],
         setting: str = "SERVEKIT_TIMEOUT",
-        threads: int = 0,
     ) -> None:
         self.seconds = seconds
         self.on_expire = on_expire
         self.setting = setting
         self._armed = False
         self._handler_installed = False
-        self._pool: ThreadPoolExecutor | None = None
-        if threads:  # long-lived helpers: no thread started per call (the gRPC server)
-            self._pool = ThreadPoolExecutor(threads, "servekit-prediction")
 
     def run(self, fn: Callable[[], T]) -> T:
         """``fn()`` under the deadline; Timeout when it expires."""
@@ -119,10 +113,7 @@ class Deadline:
             finally:
                 done.set()
 
-        if self._pool is not None:
-            self._pool.submit(call)
-        else:
-            threading.Thread(target=call, name="servekit-prediction", daemon=True).start()
+        threading.Thread(target=call, name="servekit-prediction", daemon=True).start()
         done.wait(self.seconds)
         if not outcome:
             if helper:  # interrupt it where Python can

@@ -11,8 +11,10 @@ started again if it dies, and its metrics go to the server's ``/metrics``.
 On SIGTERM (or the HTTP drain's SIGUSR1 to the supervisor) each process answers
 ``ServerReady``/``ModelReady`` false at once while it still serves for
 ``SERVEKIT_DRAIN_SECONDS``, then stops accepting and lets calls in hand finish within
-``SERVEKIT_GRACE_SECONDS``. A call past ``SERVEKIT_TIMEOUT`` is answered
-``DEADLINE_EXCEEDED`` and its process is replaced (the others keep serving).
+``SERVEKIT_GRACE_SECONDS``. Each model call runs in a helper thread under
+``SERVEKIT_TIMEOUT`` (:class:`~servekit.serving.deadline.Deadline`), so a call past it
+is answered ``DEADLINE_EXCEEDED`` on time, even one blocked in native code or a sleep,
+and its process is replaced (the others keep serving).
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def _service(
     fields = {"model_name": release.model_name, "model_version": release.model_version}
     recorder = Recorder(telemetry, AccessLog(settings.log_format, settings.log_level), fields)
     gate = Gate(build_authenticator(settings.access_tokens, settings.access_tokens_file), telemetry)
-    deadline = Deadline(settings.timeout, replace_me, threads=settings.threads)
+    deadline = Deadline(settings.timeout, replace_me)
     return InferenceService(
         V2Codec(plane),
         messages(),
