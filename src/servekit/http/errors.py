@@ -24,7 +24,7 @@ def to_servekit_error(exc: Exception) -> errors.ServekitError:
             "or POST /models/<model_id>/<version>/model"
         )
     if code == 405:
-        allowed = ", ".join(getattr(exc, "valid_methods", None) or [])
+        allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))  # stable
         return errors.MethodNotAllowed(
             f"{request.method} is not allowed on {request.path}; use {allowed}",
             headers={"Allow": allowed},
