@@ -13,7 +13,7 @@ import asyncio
 
 import grpc
 
-from benchmarks.load import ClosedLoop, OpenLoop, _percentile
+from benchmarks.load import ClosedLoop, OpenLoop, scheduled
 from servekit.protocols.v2.stubs import SERVICE, messages
 
 __all__ = ["first_answer", "grpc_closed_loop", "grpc_open_loop", "infer_request"]
@@ -39,43 +39,20 @@ def first_answer(port: int, request: bytes, timeout: float = 10.0) -> bytes:
 async def _open_loop(
     port: int, request: bytes, expect: bytes, rate: float, seconds: float, timeout: float
 ) -> OpenLoop:
-    count = int(rate * seconds)
     parse = messages()["ModelInferResponse"].FromString
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         call = channel.unary_unary(f"/{SERVICE}/ModelInfer")
         await asyncio.wait_for(channel.channel_ready(), 10)
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
-        latencies: list[float] = []
-        errors: list[str] = []
 
-        async def fire(due: float) -> None:
+        async def one() -> str:
             try:
                 answer = parse(await call(request, timeout=timeout))
-                if answer.raw_output_contents[0] != expect:
-                    errors.append("wrong answer")
-            except (grpc.RpcError, IndexError) as exc:
-                errors.append(str(exc)[:200])
-            latencies.append((loop.time() - due) * 1000)
+            except grpc.RpcError as exc:
+                return str(exc)[:200]
+            right = answer.raw_output_contents and answer.raw_output_contents[0] == expect
+            return "" if right else "wrong answer"
 
-        tasks = []
-        for i in range(count):
-            due = start + i / rate
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(fire(due)))
-        await asyncio.gather(*tasks)
-    ordered = sorted(latencies)
-    return OpenLoop(
-        rate,
-        seconds,
-        count,
-        len(errors),
-        *(_percentile(ordered, q) for q in (0.50, 0.90, 0.99)),
-        ordered[-1] if ordered else float("nan"),
-        errors[0] if errors else "",
-    )
+        return await scheduled(rate, seconds, one)
 
 
 def grpc_open_loop(

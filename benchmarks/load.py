@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -108,27 +109,18 @@ class _Pool:
         return "" if expect in body else f"unexpected body: {body[-200:]!r}"
 
 
-async def _open_loop(
-    port: int,
-    request: bytes,
-    expect: bytes,
-    rate: float,
-    seconds: float,
-    timeout: float,
-    keep_alive: bool = False,
-) -> OpenLoop:
+async def scheduled(rate: float, seconds: float, one: Callable[[], Awaitable[str]]) -> OpenLoop:
+    """Call ``one`` (an error's text, or "" when the answer is right) ``rate`` times a
+    second for ``seconds``: call *i* is due at ``start + i/rate``, and its latency runs
+    from that time to its end, so no queueing is hidden."""
     count = int(rate * seconds)
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
     latencies: list[float] = []
     errors: list[str] = []
-    pool = _Pool(port)
 
     async def fire(due: float) -> None:
-        if keep_alive:
-            error = await pool.one(request, expect, timeout)
-        else:
-            error = await _one(port, request, expect, timeout)
+        error = await one()
         latencies.append((loop.time() - due) * 1000)
         if error:
             errors.append(error)
@@ -153,6 +145,25 @@ async def _open_loop(
         ordered[-1] if ordered else float("nan"),
         errors[0] if errors else "",
     )
+
+
+async def _open_loop(
+    port: int,
+    request: bytes,
+    expect: bytes,
+    rate: float,
+    seconds: float,
+    timeout: float,
+    keep_alive: bool = False,
+) -> OpenLoop:
+    pool = _Pool(port)
+
+    async def one() -> str:
+        if keep_alive:
+            return await pool.one(request, expect, timeout)
+        return await _one(port, request, expect, timeout)
+
+    return await scheduled(rate, seconds, one)
 
 
 def open_loop(
