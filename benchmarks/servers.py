@@ -68,6 +68,17 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def _daemon(pid: int) -> bool:
+    """Whether ``pid`` is a process servekit runs beside its workers (``servekit grpc``,
+    ``servekit worker``), or one of theirs."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read().split(b"\0")
+    except OSError:
+        return False
+    return b"servekit" in command and any(w in command for w in (b"grpc", b"worker"))
+
+
 def _kind(pid: int) -> str:
     """``nginx``, ``worker`` (a uWSGI worker) or ``other`` (uWSGI's master)."""
     try:
@@ -98,7 +109,8 @@ class Server:
             pids = _tree(self.process.pid)
             sizes = [_rss_mb(p) for p in pids]
             self.peak_tree_mb = max(self.peak_tree_mb, sum(sizes))
-            workers = [_rss_mb(p) for p in pids if p != self.process.pid]
+            # uWSGI's workers: not the master, nor a gRPC or job process beside them
+            workers = [_rss_mb(p) for p in pids if p != self.process.pid and not _daemon(p)]
             if workers:
                 self.peak_worker_mb = max(self.peak_worker_mb, max(workers))
 
