@@ -144,7 +144,7 @@ def _settings(ns: argparse.Namespace) -> tuple[Settings, Path]:
     from servekit.runtimes import parse_target
 
     settings = Settings.from_env(os.environ, **_overrides(ns))
-    target = parse_target(settings.target, settings.project_dir)
+    target = parse_target(settings.target, settings.project_dir, settings.runtime)
     project_dir = target.project_dir(settings.project_dir)
     settings = dataclasses.replace(
         settings, target=target.absolute_spec, project_dir=str(project_dir)
@@ -161,7 +161,7 @@ def worker_command(ns: argparse.Namespace) -> int:
 
     settings, project_dir = _settings(ns)
     metrics_folder(settings)  # before anything imports prometheus_client
-    check_target(parse_target(settings.target, settings.project_dir), project_dir)
+    check_target(parse_target(settings.target, settings.project_dir, settings.runtime), project_dir)
     if settings.amqp_url:
         return _amqp_worker(settings, project_dir, ns.pidfile)
     check_store(settings)
@@ -185,7 +185,7 @@ def grpc_command(ns: argparse.Namespace) -> int:
     if not settings.grpc_port:
         raise ConfigError("servekit grpc needs a port: set SERVEKIT_GRPC_PORT (or --grpc-port)")
     metrics_folder(settings)  # before anything imports prometheus_client
-    check_target(parse_target(settings.target, settings.project_dir), project_dir)
+    check_target(parse_target(settings.target, settings.project_dir, settings.runtime), project_dir)
     configure_logging(settings.log_format, settings.log_level)
     if not ns.pidfile:  # under servekit serve, the server has checked it before uWSGI
         check_grpc(settings)
@@ -222,16 +222,17 @@ def serve_command(ns: argparse.Namespace) -> int:
     """Check the target, then exec uWSGI (or run the development server)."""
     from servekit.logs import configure_logging
     from servekit.runtimes import check_target, parse_target
+    from servekit.runtimes.registry import installed
     from servekit.serving.front import front_of
     from servekit.serving.uwsgi import exec_uwsgi, render_ini, uwsgi_options
 
     settings, project_dir = _settings(ns)
-    target = parse_target(settings.target, settings.project_dir)
-    if target.runtime in ("onnx", "r") and settings.preload:
-        # onnxruntime's thread pools and an R child process do not survive fork.
+    target = parse_target(settings.target, settings.project_dir, settings.runtime)
+    if settings.preload and not installed().get(target.runtime).plugin.fork_safe:
+        # e.g. onnxruntime's thread pools and an R child process do not survive fork.
         logging.getLogger("servekit").warning(
             "--preload ignored for %s models: each worker loads its own after fork",
-            target.runtime.upper(),
+            target.runtime,
         )
         settings = dataclasses.replace(settings, preload=False)
     front, nginx = front_of(settings) if not settings.dev else ("direct", None)

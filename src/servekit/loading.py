@@ -24,7 +24,7 @@ log = logging.getLogger("servekit.load")
 
 def release_of(settings: Settings) -> Release:
     """What ``settings`` serve: servekit's version, the model's name and version."""
-    target = parse_target(settings.target, settings.project_dir)
+    target = parse_target(settings.target, settings.project_dir, settings.runtime)
     return Release(
         harness_version=__version__,
         model_name=settings.model_name or target.default_model_name,
@@ -34,7 +34,7 @@ def release_of(settings: Settings) -> Release:
 
 def load_dataplane(settings: Settings) -> DataPlane:
     """Parse the target, load its runtime and build the DataPlane; raises LoadError."""
-    target = parse_target(settings.target, settings.project_dir)
+    target = parse_target(settings.target, settings.project_dir, settings.runtime)
     runtime = make_runtime(target, target.project_dir(settings.project_dir), settings)
     started = time.perf_counter()
     runtime.load()

@@ -34,7 +34,13 @@ class Settings:
     target: str = _setting(
         "",
         "What to serve: `path/to/file.py:NAME` or `package.module:NAME` (a function, a "
-        "class with `predict`, or a callable object).",
+        "class with `predict`, or a callable object), `model.onnx`, `file.R:NAME`, or "
+        "what an installed runtime plugin claims (`servekit runtimes` lists them).",
+    )
+    runtime: str = _setting(
+        "",
+        "The runtime to serve the target with (a name `servekit runtimes` lists). Empty: "
+        "the one runtime that claims the target; needed only when two plugins claim it.",
     )
     project_dir: str = _setting(
         "",

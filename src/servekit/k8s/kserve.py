@@ -23,7 +23,7 @@ from servekit.k8s.checks import parse_setting, version_label
 from servekit.k8s.mounts import ENV_SKIP, SecretEnv, check_mounts
 from servekit.k8s.render import parse_image, write_kustomization
 from servekit.k8s.tiers import GPU, Sizing, container_resources, pod_tolerations
-from servekit.runtimes.target import parse_target
+from servekit.runtimes.registry import parse_target
 from servekit.settings import Settings, env_name
 
 __all__ = [

@@ -145,7 +145,7 @@ def test_targets_pick_their_runtime_and_unknown_kinds_are_refused(tmp_path: Path
     assert parse_target("model.onnx", str(tmp_path)).runtime == "onnx"
     assert parse_target("model.py:predict", str(tmp_path)).runtime == "python"
     unknown = Target("model.jl:predict", "julia", "predict", path=tmp_path / "model.jl")
-    with pytest.raises(LoadError, match="julia runtime is not part of this servekit release"):
+    with pytest.raises(LoadError, match="no runtime named 'julia' is installed"):
         make_runtime(unknown, tmp_path)
 
 
