@@ -1,6 +1,7 @@
 """The ``servekit`` command: ``servekit serve TARGET [flags]``, ``servekit worker TARGET``,
 ``servekit grpc TARGET``,
-``servekit build PROJECT_DIR --target TARGET``, ``servekit k8s render --name ...``.
+``servekit build PROJECT_DIR --target TARGET``, ``servekit k8s render --name ...``,
+``servekit runtimes``.
 
 Flags mirror the settings (``--port`` for ``SERVEKIT_PORT``); see
 :class:`~servekit.settings.Settings` or ``servekit serve --help``.
@@ -22,6 +23,7 @@ from servekit.errors import ConfigError, ServekitError
 from servekit.images import command as build_command
 from servekit.k8s import command as k8s_command
 from servekit.monitor import command as monitor_command
+from servekit.runtimes import command as runtimes_command
 from servekit.settings import Settings, env_name, parse_value
 
 __all__ = ["main"]
@@ -37,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="serve a model on uWSGI",
         description=(
-            "Serve TARGET (path/to/file.py:NAME or package.module:NAME) over HTTP. Every "
-            "flag can also be set as its SERVEKIT_* environment variable."
+            "Serve TARGET (path/to/file.py:NAME or package.module:NAME, model.onnx, "
+            "file.R:NAME, or what `servekit runtimes` lists) over HTTP. Every flag can also "
+            "be set as its SERVEKIT_* environment variable."
         ),
     )
     _add_target(serve, "what to serve")
@@ -80,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     build_command.add_parser(commands)
     k8s_command.add_parser(commands)
     monitor_command.add_parser(commands)
+    runtimes_command.add_parser(commands)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -187,3 +188,33 @@ def test_forms_are_listed_for_errors_and_servekit_runtimes() -> None:
     ]
     with pytest.raises(LoadError, match=r"FILE\.onnx \(onnx\)"):
         parse_target("model.xyz:1", "/tmp")
+
+
+def test_servekit_runtimes_lists_what_each_serves_and_what_is_missing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from servekit.cli import main
+    from servekit.runtimes.command import describe
+
+    assert main(["runtimes", "--json"]) == 0
+    listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert listed["python"]["forms"] == ["FILE.py:NAME", "package.module:NAME"]
+    assert [s["env"] for s in listed["onnx"]["settings"]] == [
+        "SERVEKIT_ONNX_PROVIDERS",
+        "SERVEKIT_ONNX_THREADS",
+    ]
+    needy = _plugin(
+        "needy",
+        requires=("json", "no_such_module_for_servekit"),
+        install="pip install needy",
+        settings_prefix="NEEDY_",
+        settings=(PluginSetting("depth", 3, "How deep."),),
+    )
+    shown = describe(Installed(needy, "needy-pkg", "2.0"))
+    assert shown["missing"] == ["no_such_module_for_servekit"]
+    assert shown["available"] is False
+    assert shown["settings"] == [
+        {"env": "SERVEKIT_NEEDY_DEPTH", "default": "3", "doc": "How deep."}
+    ]
+    assert main(["runtimes"]) == 0
+    assert "serves:   FILE.onnx" in capsys.readouterr().out
