@@ -39,12 +39,18 @@ def add_parser(commands: Any) -> None:
             ".R targets, servekit/cuda with --gpu, else servekit/cpu. Files matching "
             "PROJECT_DIR/.modelignore stay out (one that leaves out the TARGET, a local "
             "module it imports or a requirements file is refused); a requirements.txt is "
-            "pip-installed under the base image's pins (/opt/servekit/constraints.txt)."
+            "pip-installed under the base image's pins (/opt/servekit/constraints.txt). "
+            "An MLflow model's folder needs no --target: the requirements MLflow wrote are "
+            "installed (requirements.txt, else conda.yaml's pip part) and checked with pip "
+            "check, on a base whose Python is the one the model was saved with."
         ),
     )
     build.add_argument("project", metavar="PROJECT_DIR", help="the model project folder")
     build.add_argument(
-        "--target", required=True, help="what to serve, relative to PROJECT_DIR (model.py:predict)"
+        "--target",
+        default="",
+        help="what to serve, relative to PROJECT_DIR (model.py:predict); none for an MLflow "
+        "model's folder (holding MLmodel), which is served as it is",
     )
     build.add_argument("--tag", default="", help="image name:tag (default: <folder>:latest)")
     build.add_argument("--gpu", action="store_true", help="build on the CUDA base image")

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from servekit.errors import ConfigError
 from servekit.images.modelignore import ModelIgnore, escape
 from servekit.runtimes import Target
+from servekit.runtimes.registry import installed
 
 __all__ = ["Needed", "check_target", "left_out"]
 
@@ -147,6 +148,15 @@ def _dependencies(root: Path, ignore: ModelIgnore, first: str) -> Iterator[Neede
 
 
 def _target_paths(root: Path, target: Target) -> list[Needed]:
+    if target.path is not None and target.path.is_dir():  # a folder a runtime serves
+        folder = target.path.relative_to(root)
+        markers = installed().get(target.runtime).plugin.markers
+        why = f"which makes {target.spec} a {target.runtime} model and the image needs"
+        return [
+            Needed((folder / m).as_posix(), False, why)
+            for m in markers
+            if (target.path / m).is_file()
+        ]
     if target.path is not None:
         rel = target.path.relative_to(root).as_posix()
         return [Needed(rel, False, "the TARGET, which the image needs")]

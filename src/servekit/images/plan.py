@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from servekit._version import __version__
 from servekit.errors import ConfigError, ServekitError
+from servekit.images.mlflow_env import MlflowEnv, read_mlflow_env
 from servekit.images.needs import check_target
 from servekit.images.project import MARKER, Project, read_project
-from servekit.runtimes import parse_target
+from servekit.runtimes import Target, parse_target
 
 __all__ = [
     "CONSTRAINTS",
@@ -39,6 +40,13 @@ PROJECT_DIR = "/srv/model"
 USER = "10001:10001"
 """The base images' non-root user and group."""
 ONNXRUNTIME_CPU = "onnxruntime>=1.17"
+RUNTIME_PACKAGES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("onnx", "cpu"): (ONNXRUNTIME_CPU,),
+    ("mlflow", "cpu"): ("mlflow-skinny", "pandas"),
+    ("mlflow", "cuda"): ("mlflow-skinny", "pandas"),
+}
+"""What a runtime needs that its base image (runtime, flavour) does not have: pip
+requirements installed with the project's, under the base's pins."""
 CONSTRAINTS = "/opt/servekit/constraints.txt"
 """The base images' pins: every package of their virtual environment, ``name==version``."""
 _CLASHES = {
@@ -69,6 +77,8 @@ class BuildPlan:
     tag: str
     model_name: str
     model_version: str
+    python: MlflowEnv = field(default_factory=MlflowEnv)
+    """An MLflow model's recorded Python version and conda pip requirements."""
 
 
 def base_flavour(runtime: str, gpu: bool) -> str:
@@ -120,24 +130,12 @@ def plan_build(
     model_name: str = "",
     model_version: str = "1",
 ) -> BuildPlan:
-    """Check the project and its TARGET, and decide the image. Raises ConfigError."""
+    """Check the project and its TARGET, and decide the image. Raises ConfigError.
+
+    An empty ``target`` serves the project folder itself, for a folder a runtime claims
+    (an MLflow model's, holding ``MLmodel``)."""
     project = read_project(project_dir)
-    try:
-        parsed = parse_target(target, str(project.root))
-    except ServekitError as exc:
-        raise ConfigError(exc.message) from None
-    if parsed.path is not None:
-        try:
-            rel = parsed.path.relative_to(project.root).as_posix()
-        except ValueError:
-            raise ConfigError(
-                f"TARGET {target!r} is outside the project folder {project.root}"
-            ) from None
-        if not parsed.path.is_file():
-            raise ConfigError(f"TARGET {target!r}: no file {rel} in {project.root}")
-        spec = f"{rel}:{parsed.name}" if parsed.name else rel
-    else:
-        spec = target.strip()
+    parsed, spec = _target(project, target)
     try:
         check_target(project.root, project.ignore, parsed)
     except (OSError, UnicodeError) as exc:
@@ -156,7 +154,40 @@ def plan_build(
         tag=tag,
         model_name=_checked("--model-name", model_name or project.root.name),
         model_version=_checked("--model-version", model_version),
+        python=read_mlflow_env(parsed.path or project.root, bool(project.requirements))
+        if parsed.runtime == "mlflow"
+        else MlflowEnv(),
     )
+
+
+def _target(project: Project, target: str) -> tuple[Target, str]:
+    """The parsed TARGET and how the image names it (relative to the project)."""
+    text = target.strip() or "."
+    try:
+        parsed = parse_target(text, str(project.root))
+    except ServekitError as exc:
+        if not target.strip():
+            raise ConfigError(
+                "--target: name what to serve (model.py:predict); only a folder a runtime "
+                f"serves as it is (an MLflow model's, holding MLmodel) needs none ({exc.message})"
+            ) from None
+        raise ConfigError(exc.message) from None
+    if parsed.path is None:
+        if parsed.uri is not None:
+            raise ConfigError(
+                f"TARGET {target!r}: servekit build puts files in the image, not URIs; "
+                "download the model into the project first (mlflow artifacts download)"
+            )
+        return parsed, text
+    try:
+        rel = parsed.path.relative_to(project.root).as_posix()
+    except ValueError:
+        raise ConfigError(
+            f"TARGET {target!r} is outside the project folder {project.root}"
+        ) from None
+    if not parsed.path.is_file() and not parsed.path.is_dir():
+        raise ConfigError(f"TARGET {target!r}: no file {rel} in {project.root}")
+    return parsed, f"{rel}:{parsed.name}" if parsed.name else rel
 
 
 def _q(text: str) -> str:
@@ -199,6 +230,24 @@ def _pip_step(packages: list[str], cleanup: bool) -> str:
     )
 
 
+def _python_check(env: MlflowEnv) -> list[str]:
+    """A RUN that fails, before any install, when the base's Python is not the
+    ``major.minor`` the model was saved with."""
+    wanted = env.major_minor
+    if wanted is None:
+        return []
+    failed = (
+        f"servekit: the model was saved with Python {env.python} ({env.source}) and this "
+        "base image has Python $(python3 -c 'import platform; print(platform.python_version())'),"
+        " which may not load it: build on a base with Python "
+        f"{wanted[0]}.{wanted[1]} (--base-image), or save the model again with this Python."
+    )
+    return [
+        f"RUN python3 -c 'import sys; sys.exit(sys.version_info[:2] != {wanted})' \\\n"
+        f'      || {{ echo "{failed}" >&2; exit 1; }}'
+    ]
+
+
 def render_dockerfile(plan: BuildPlan) -> str:
     """The Dockerfile of the model image: the base, the project's packages, its files.
     Its first line is :data:`~servekit.images.project.MARKER`: a later build leaves it out."""
@@ -210,10 +259,10 @@ def render_dockerfile(plan: BuildPlan) -> str:
         *_base_note(plan),
         f"FROM {plan.base_image}",
     ]
-    packages = []
-    if plan.runtime == "onnx" and plan.flavour == "cpu":
-        packages.append(_q(ONNXRUNTIME_CPU))
+    packages = [_q(p) for p in RUNTIME_PACKAGES.get((plan.runtime, plan.flavour), ())]
+    packages += [_q(p) for p in plan.python.pip]
     requirements = plan.project.requirements
+    lines += _python_check(plan.python)
     lines += [_copy(rel, f"{_PIP_DIR}/{rel}") for rel in requirements]
     if requirements:
         packages.append(f"-r {_PIP_DIR}/{requirements[0]}")
