@@ -119,7 +119,7 @@ def test_servekit_runtimes_lists_the_plugin_with_its_package_and_setting() -> No
     assert joblib_runtime["install"] == "pip install servekit-joblib"
     (setting,) = joblib_runtime["settings"]
     assert setting["env"] == "SERVEKIT_JOBLIB_METHOD"
-    assert str(setting["default"]).strip("'") == "predict"  # the listing quotes text defaults
+    assert setting["default"] == "predict"
     assert "predict_proba" in setting["doc"]
 
 

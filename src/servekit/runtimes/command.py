@@ -4,13 +4,14 @@ settings, and whether what it needs is installed."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import sys
 from typing import Any
 
 from servekit.runtimes.registry import Installed, installed
-from servekit.settings import Settings
+from servekit.settings import Settings, env_name
 
 __all__ = ["add_parser", "describe", "run"]
 
@@ -35,12 +36,12 @@ def describe(found: Installed) -> dict[str, Any]:
     plugin = found.plugin
     env_prefix = f"SERVEKIT_{plugin.settings_prefix}"
     own = [
-        {"env": env, "default": default, "doc": doc}
-        for _, env, default, doc in Settings.docs()
-        if plugin.settings_prefix and env.startswith(env_prefix)
+        {"env": env_name(f.name), "default": f.default, "doc": f.metadata["doc"]}
+        for f in dataclasses.fields(Settings)
+        if plugin.settings_prefix and env_name(f.name).startswith(env_prefix)
     ]
     declared = [
-        {"env": s.env(plugin.settings_prefix), "default": repr(s.default), "doc": s.doc}
+        {"env": s.env(plugin.settings_prefix), "default": s.default, "doc": s.doc}
         for s in plugin.settings
     ]
     missing = [name for name in plugin.requires if importlib.util.find_spec(name) is None]
@@ -69,7 +70,7 @@ def run(ns: argparse.Namespace) -> int:
         sys.stdout.write(f"  {entry['summary']}\n" if entry["summary"] else "\n")
         sys.stdout.write(f"  serves:   {', '.join(entry['forms']) or '(nothing by itself)'}\n")
         for setting in entry["settings"]:
-            sys.stdout.write(f"  setting:  {setting['env']} (default {setting['default']})\n")
+            sys.stdout.write(f"  setting:  {setting['env']} (default {setting['default']!r})\n")
         if entry["missing"]:
             hint = f": {entry['install']}" if entry["install"] else ""
             sys.stdout.write(f"  MISSING:  {', '.join(entry['missing'])}{hint}\n")
