@@ -213,8 +213,6 @@ def test_servekit_runtimes_lists_what_each_serves_and_what_is_missing(
     shown = describe(Installed(needy, "needy-pkg", "2.0"))
     assert shown["missing"] == ["no_such_module_for_servekit"]
     assert shown["available"] is False
-    assert shown["settings"] == [
-        {"env": "SERVEKIT_NEEDY_DEPTH", "default": "3", "doc": "How deep."}
-    ]
+    assert shown["settings"] == [{"env": "SERVEKIT_NEEDY_DEPTH", "default": 3, "doc": "How deep."}]
     assert main(["runtimes"]) == 0
     assert "serves:   FILE.onnx" in capsys.readouterr().out
