@@ -6,6 +6,9 @@ each request only runs it. It maps, as Domino's harness does:
 - ``{"data": {...}}`` -> keyword arguments (paths ``data.x``),
 - ``{"parameters": [...]}`` -> positional arguments (paths ``parameters[2]``),
 - ``{"parameters": {...}}`` -> keyword arguments (paths ``parameters.x``),
+- ``{"data": [{...}, ...]}`` (a list of rows, for a tabular model only: a signature
+  with ``rows``, see :meth:`Binder.bind`) -> one keyword argument per column, a list
+  with one value per row (paths ``data[3].age``),
 
 converts each value by its parameter's annotation, fills defaults, sends extra keys to
 ``**kwargs`` and extra positions to ``*args`` where the signature has them, and raises
@@ -18,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from servekit.core.compiled import Compiled
-from servekit.core.paths import describe, report
+from servekit.core.paths import Where, describe, report
 from servekit.core.signature import Param, ParamKind, Signature
 from servekit.core.types import TypeCompiler
-from servekit.errors import InvalidArguments, Problem
+from servekit.errors import BadRequest, InvalidArguments, Problem
 
-__all__ = ["Binder", "BoundCall", "Call"]
+__all__ = ["Binder", "BoundCall", "Call", "data_not_an_object"]
 
 _POSITIONAL = (ParamKind.POSITIONAL_ONLY, ParamKind.POSITIONAL_OR_KEYWORD)
 
@@ -33,7 +36,7 @@ class Call:
     """A decoded request: which form it used and its values.
 
     ``root`` is ``"data"`` or ``"parameters"``; ``values`` a dict (keyword form) or a
-    list (positional form).
+    list (positional form; under ``"data"``, a list of rows).
     """
 
     root: str
@@ -54,10 +57,22 @@ class _Slot:
     compiled: Compiled
 
 
+def data_not_an_object(values: Any) -> BadRequest:
+    """The 400 for a ``data`` that is not an object (nor, for a tabular model, rows)."""
+    return BadRequest(f'"data" must be a JSON object of named arguments, got {describe(values)}')
+
+
 class Binder:
-    """Binds calls to one signature. Build once at load; call :meth:`bind` per request."""
+    """Binds calls to one signature. Build once at load; call :meth:`bind` per request.
+
+    A signature with a ``rows`` attribute (a :class:`Signature` of one row's columns,
+    as a tabular runtime such as MLflow's describes its model) also binds Domino's list
+    of rows, each row with a binder of its own.
+    """
 
     def __init__(self, signature: Signature) -> None:
+        rows = getattr(signature, "rows", None)
+        self._rows = Binder(rows) if isinstance(rows, Signature) else None
         compiler = TypeCompiler()
         slots = [_Slot(p, compiler.compile(p.annotation)) for p in signature.params]
         self.signature = signature
@@ -86,7 +101,10 @@ class Binder:
         """Convert ``call`` to arguments, or raise InvalidArguments with every problem."""
         problems: list[Problem] = []
         if isinstance(call.values, list):
-            bound = self._bind_positional(call.values, call.root, problems)
+            if call.root == "data":
+                bound = self._bind_rows(call.values, problems)
+            else:
+                bound = self._bind_positional(call.values, call.root, problems)
         else:
             bound = self._bind_keywords(call.values, call.root, problems)
         if problems:
@@ -94,7 +112,7 @@ class Binder:
         return bound
 
     def _bind_keywords(
-        self, values: dict[str, Any], root: str, problems: list[Problem]
+        self, values: dict[str, Any], root: Where, problems: list[Problem]
     ) -> BoundCall:
         args: list[Any] = []
         for slot in self._positional_only:  # named in JSON, passed by position
@@ -171,3 +189,21 @@ class Binder:
                     "positional arguments",
                 )
         return BoundCall(tuple(args), {})
+
+    def _bind_rows(self, rows: list[Any], problems: list[Problem]) -> BoundCall:
+        """``{"data": [row, ...]}``: each row bound by the rows binder, then one list per
+        column (None where a row leaves an optional column out), in first-seen order.
+        BadRequest when the signature is not tabular."""
+        binder = self._rows
+        if binder is None:
+            raise data_not_an_object(rows)
+        if not rows:
+            report(problems, "data", None, "at least one row (an object)", "an empty array")
+        bound: list[dict[str, Any]] = []
+        for index, row in enumerate(rows):
+            if type(row) is dict:
+                bound.append(binder._bind_keywords(row, ("data", index), problems).kwargs)
+            else:
+                report(problems, "data", index, "an object (one row)", describe(row))
+        names = dict.fromkeys(name for kwargs in bound for name in kwargs)
+        return BoundCall((), {name: [kwargs.get(name) for kwargs in bound] for name in names})

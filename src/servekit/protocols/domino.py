@@ -2,9 +2,10 @@
 error envelope. A codec over the protocol-neutral :class:`~servekit.core.dataplane.DataPlane`.
 I/O-free.
 
-Request: a JSON object with exactly one of ``data`` (an object: keyword arguments) or
-``parameters`` (an array: positional; or an object: keyword). Other top-level keys are
-ignored, as Domino's harness ignores them.
+Request: a JSON object with exactly one of ``data`` (an object: keyword arguments; or,
+for a tabular model such as an MLflow one, an array of rows) or ``parameters`` (an
+array: positional; or an object: keyword). Other top-level keys are ignored, as
+Domino's harness ignores them.
 
 Success: ``{"result", "request_id", "model_time_in_ms", "timing", "release"}``.
 Failure: ``{"error": {"code", "message", "details"}, "request_id"}``.
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 
 from servekit.core import jsonbody
-from servekit.core.binding import BoundCall, Call
+from servekit.core.binding import BoundCall, Call, data_not_an_object
 from servekit.core.dataplane import Answer, DataPlane
 from servekit.core.paths import describe
 from servekit.errors import BadJson, BadRequest, ServekitError
@@ -35,7 +36,8 @@ def parse_request(body: bytes) -> Call:
 
     Raises BadJson for bytes that are not JSON (NaN and Infinity included) or that
     write a key twice in one object, and BadRequest for JSON that is not a ``data`` /
-    ``parameters`` object. Integers are exact at any size (see :mod:`.jsonbody`).
+    ``parameters`` object. A ``data`` array (rows) is left to the binder, which takes it
+    for a tabular model only. Integers are exact at any size (see :mod:`.jsonbody`).
     """
     if not body.strip():
         raise BadJson(f"the request body is empty; {_EXAMPLE}")
@@ -50,10 +52,8 @@ def parse_request(body: bytes) -> Call:
         raise BadRequest('send either "data" or "parameters", not both')
     if has_data:
         values = document["data"]
-        if type(values) is not dict:
-            raise BadRequest(
-                f'"data" must be a JSON object of named arguments, got {describe(values)}'
-            )
+        if type(values) is not dict and type(values) is not list:
+            raise data_not_an_object(values)
         return Call("data", values)
     if has_parameters:
         values = document["parameters"]
