@@ -35,7 +35,7 @@ PLANS = ("basic", "plus", "pro")
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """MLflow warns when a model has no input example or its predict no list[...] type
     hint; the suite turns warnings into errors, and these say nothing about servekit."""
     with warnings.catch_warnings():
@@ -76,7 +76,7 @@ def classifier(folder: Path) -> Path:
         ),
         outputs=Schema([ColSpec("long")]),
     )
-    with _quiet():
+    with quiet():
         mlflow.sklearn.save_model(
             model, str(folder), signature=signature, pip_requirements=REQUIREMENTS
         )
@@ -111,7 +111,7 @@ def regressor(folder: Path) -> Path:
             ]
         ),
     )
-    with _quiet():
+    with quiet():
         mlflow.sklearn.save_model(
             _linear(frame), str(folder), signature=signature, pip_requirements=REQUIREMENTS
         )
@@ -119,7 +119,7 @@ def regressor(folder: Path) -> Path:
 
 
 def _save_pyfunc(folder: Path, make: Any, signature: ModelSignature) -> Path:
-    with _quiet():
+    with quiet():
         mlflow.pyfunc.save_model(
             str(folder), python_model=make(), signature=signature, pip_requirements=REQUIREMENTS
         )
@@ -171,7 +171,7 @@ def pyfunc(folder: Path) -> Path:
 
 def unsigned(folder: Path) -> Path:
     """The x1, x2 linear regression saved without a signature (any columns go in)."""
-    with _quiet():
+    with quiet():
         mlflow.sklearn.save_model(
             _linear(regression_frame()), str(folder), pip_requirements=REQUIREMENTS
         )
@@ -206,7 +206,7 @@ def register(folder: Path, tracking_uri: str, name: str, artifacts: Path) -> str
     ``sqlite:///…/mlflow.db``), its files under ``artifacts``, and register it as
     ``name``; returns the ``models:/name/N`` URI of the version made. The process's
     tracking and registry URIs are left as they were."""
-    with _quiet():  # SQLAlchemy's deprecations, inside MLflow's SQL store
+    with quiet():  # SQLAlchemy's deprecations, inside MLflow's SQL store
         client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         experiment = client.get_experiment_by_name(name)
         experiment_id = (
