@@ -4,7 +4,8 @@ Every route comes from the one route table (:mod:`servekit.http.routes`), every 
 passes through the one lifecycle (:mod:`servekit.http.lifecycle`), and the views live
 beside their protocol's codec: Domino's in :mod:`.predictions` and :mod:`.async_routes`,
 Seldon's in :mod:`.seldon_routes`, the Open Inference Protocol's in :mod:`.v2_routes`,
-KServe V1's in :mod:`.v1_routes`, the probes and metrics in :mod:`.probes`.
+KServe V1's in :mod:`.v1_routes`, MLflow's scoring server's in :mod:`.mlflow_routes`,
+the probes and metrics in :mod:`.probes`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from servekit.core.runner import Runner, call_now
 from servekit.http import (
     async_routes,
     ground_truth,
+    mlflow_routes,
     probes,
     seldon_routes,
     tester,
@@ -83,6 +85,7 @@ def create_app(
     predictions = Predictions(state, telemetry, settings.max_body_bytes, run, settings.model_id)
     seldon = SeldonCodec(plane) if plane is not None else None
     v2 = v2_routes.Inference(state, telemetry, run, settings.max_body_bytes, settings.model_id)
+    scoring = mlflow_routes.Scoring(state, telemetry, run, settings.max_body_bytes)
     views: dict[str, Any] = {
         "predict": predictions.view,
         **probes.views(state, registry, telemetry, live),
@@ -91,6 +94,7 @@ def create_app(
         **seldon_routes.views(seldon, UserMetrics(registry), telemetry, run),
         **v2_routes.views(v2),
         **v1_routes.views(state, telemetry, run, settings.model_id),
+        **mlflow_routes.views(scoring),
         **openapi_routes.views(settings, state, authenticator.enabled),
         **tester.views(settings, state, authenticator.enabled),
     }
@@ -100,7 +104,11 @@ def create_app(
     recorder = Recorder(telemetry, access, _release_fields(telemetry, state))
     metrics_port = str(settings.metrics_port) if settings.metrics_port else ""
     gate = Gate(authenticator, telemetry)
-    fast: dict[str, FastView] = {"predict": predictions.answer, "v2_infer": v2.answer}
+    fast: dict[str, FastView] = {
+        "predict": predictions.answer,
+        "v2_infer": v2.answer,
+        "mlflow_invocations": scoring.answer,
+    }
     lifecycle = Lifecycle(app.wsgi_app, gate, fast, recorder, metrics_port)
     _admit_in_flask(app, settings, gate, lifecycle, metrics_port)
     app.wsgi_app = lifecycle  # type: ignore[method-assign]
@@ -133,7 +141,7 @@ def _admit_in_flask(
         found = to_servekit_error(exc) if isinstance(exc, HTTPException) else exc
         envelope, rid = _ENVELOPES.get(route, DOMINO), environ.get(REQUEST_ID, "")
         status, headers, body = lifecycle.error_reply(found, envelope, rid)
-        return Response(body, status, headers, mimetype="application/json")
+        return Response(body, status, {"Content-Type": "application/json", **headers})
 
     app.register_error_handler(Exception, handle)
 

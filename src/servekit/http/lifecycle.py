@@ -31,6 +31,7 @@ from servekit.http.front import FRONT_ERROR_VAR, MAX_HEADER_BYTES
 from servekit.http.routes import (
     DOMINO,
     KSERVE_V1,
+    MLFLOW,
     ROUTES,
     SELDON,
     V2,
@@ -42,6 +43,7 @@ from servekit.logs import AccessLog, request_id_var
 from servekit.metrics.server import ServerMetrics
 from servekit.protocols.domino import encode_error
 from servekit.protocols.kserve_v1 import encode_error as v1_error
+from servekit.protocols.mlflow import encode_error as mlflow_error
 from servekit.protocols.seldon.message import seldon_error
 from servekit.protocols.v2 import encode_error as v2_error
 
@@ -84,6 +86,7 @@ _RENDERERS: dict[str, Callable[[errors.ServekitError, str], tuple[int, bytes]]] 
     SELDON: _seldon,
     V2: lambda error, rid: v2_error(error),
     KSERVE_V1: lambda error, rid: v1_error(error),
+    MLFLOW: lambda error, rid: mlflow_error(error),
 }
 """Each envelope's status and body for an error (and the request id)."""
 

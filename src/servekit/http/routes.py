@@ -16,6 +16,7 @@ from dataclasses import dataclass
 __all__ = [
     "DOMINO",
     "KSERVE_V1",
+    "MLFLOW",
     "ROUTES",
     "SELDON",
     "V2",
@@ -31,6 +32,9 @@ DOMINO, SELDON, V2 = "domino", "seldon", "v2"
 Protocol's (``{"error": "message"}``)."""
 KSERVE_V1 = "kserve_v1"
 """KServe V1's error envelope: ``{"error": "message"}``, with KServe's status codes."""
+MLFLOW = "mlflow"
+"""MLflow's scoring server's: ``{"error_code": "BAD_REQUEST", "message": ...}``, with
+MLflow's status codes (a 415 in plain text)."""
 
 
 @dataclass(frozen=True)
@@ -47,16 +51,17 @@ class Route:
     protected: bool = False
     """Needs an access token when tokens are configured."""
     envelope: str = DOMINO
-    """The shape of its errors: :data:`DOMINO`, :data:`SELDON`, :data:`V2` or
-    :data:`KSERVE_V1`."""
+    """The shape of its errors: :data:`DOMINO`, :data:`SELDON`, :data:`V2`,
+    :data:`KSERVE_V1` or :data:`MLFLOW`."""
     fast: bool = False
     """A ``POST`` answered by the lifecycle's fast path, in front of Flask."""
     operation: str = ""
     """The OpenAPI operation that documents it (:mod:`servekit.http.openapi.document`)."""
     only: str = ""
     """A feature it is documented with: ``async`` (when asynchronous predictions are on),
-    ``capture`` (when predictions are captured) or ``metrics`` (when ``/metrics`` is on
-    the main port); always when empty."""
+    ``capture`` (when predictions are captured), ``metrics`` (when ``/metrics`` is on
+    the main port) or ``mlflow`` (when the model is served by the MLflow runtime: 404
+    otherwise); always when empty."""
 
 
 def _each(
@@ -191,6 +196,34 @@ ROUTES: tuple[Route, ...] = (
             operation=f"v1_{verb}",
         )
         for verb in ("predict", "explain")
+    ),
+    # MLflow's scoring server (`mlflow models serve`), for MLflow models only. Scoring
+    # needs a token, as /model does, and is fast; its probes and version do not.
+    Route(
+        "/invocations",
+        _POST,
+        "mlflow_invocations",
+        protected=True,
+        envelope=MLFLOW,
+        fast=True,
+        operation="mlflow_invocations",
+        only="mlflow",
+    ),
+    *_each(
+        ("/ping", "/health"),
+        _GET,
+        "mlflow_ping",
+        envelope=MLFLOW,
+        operation="mlflow_ping",
+        only="mlflow",
+    ),
+    Route(
+        "/version",
+        _GET,
+        "mlflow_version",
+        envelope=MLFLOW,
+        operation="mlflow_version",
+        only="mlflow",
     ),
     # Probes, metrics, the documents and the tester page.
     *_each(("/healthz", "/v2/health/live"), _GET, "live", operation="live"),

@@ -23,6 +23,12 @@ def predict(x: int) -> int:
     return x
 
 
+class MlflowKind(FunctionRuntime):
+    """A function served as the MLflow runtime's models are: its routes are on."""
+
+    kind = "mlflow"
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Every route on: async jobs, capture, tokens, /metrics on the main port."""
@@ -42,7 +48,7 @@ def served(app: Flask) -> set[tuple[str, str]]:
 
 
 def test_the_served_url_map_is_the_table_and_the_document(settings: Settings) -> None:
-    plane = DataPlane(FunctionRuntime(predict), Release("0", "m", "1"))
+    plane = DataPlane(MlflowKind(predict), Release("0", "m", "1"))
     app = create_app(settings, ServerState(dataplane=plane))
     table = {(route.path, method) for route in ROUTES for method in route.methods}
     assert served(app) == table
@@ -67,6 +73,10 @@ def test_features_that_are_off_are_not_documented() -> None:
     assert "/ground-truth" not in document["paths"]
     assert "/metrics" not in document["paths"]
     assert "/model" in document["paths"]
+    python = DataPlane(FunctionRuntime(predict), Release("0", "m", "1"))
+    for plane in (None, python):  # MLflow's scoring routes: for an MLflow model only
+        paths = build_document(Settings(), plane)["paths"]
+        assert not {"/invocations", "/ping", "/health", "/version"} & set(paths)
 
 
 def test_the_fast_path_matches_the_fast_routes_only() -> None:
@@ -77,12 +87,14 @@ def test_the_fast_path_matches_the_fast_routes_only() -> None:
         "/models/<model_id>/<version>/model",
         "/v2/models/<name>/infer",
         "/v2/models/<name>/versions/<version>/infer",
+        "/invocations",
     ]
     for path, index in (
         ("/model", 0),
         ("/models/churn/3/model", 1),
         ("/v2/models/churn/infer", 2),
         ("/v2/models/churn/versions/3/infer", 3),
+        ("/invocations", 4),
     ):
         found = matcher.fullmatch(path)
         assert found is not None
@@ -99,6 +111,8 @@ def test_the_fast_path_matches_the_fast_routes_only() -> None:
         "/v2/models//infer",
         "/v2/models/a/b/infer",
         "/v2/models/churn/versions/3/4/infer",
+        "/invocations/",
+        "/invocationsx",
     ):
         assert matcher.fullmatch(path) is None
 

@@ -16,7 +16,8 @@ from werkzeug.routing import Map, Rule
 
 from servekit import errors
 from servekit.http.front import MAX_HEADER_LINE_BYTES, NGINX_ANSWERS
-from servekit.http.routes import DOMINO, KSERVE_V1, ROUTES, SELDON, V2, Route
+from servekit.http.routes import DOMINO, KSERVE_V1, MLFLOW, ROUTES, SELDON, V2, Route
+from servekit.protocols.mlflow import encode_error as mlflow_error
 from servekit.protocols.v2 import encode_error as v2_error
 from servekit.serving import front, nginx_errors
 from servekit.settings import Settings
@@ -112,6 +113,8 @@ def test_an_unread_request_line_gets_the_shape_of_its_path(
         ("/v2/models/m/versions/3/ready", "", V2),
         ("/v1/models/m:predict", "", KSERVE_V1),
         ("/api/v1.0/predictions", "", SELDON),
+        ("/invocations", "", MLFLOW),
+        ("/ping", "", MLFLOW),
         ("/model", "", DOMINO),
         ("/v2/health/live", "", DOMINO),  # the route table gives the probes Domino's
         ("/v2/models", "", DOMINO),  # no such route
@@ -138,7 +141,7 @@ def test_every_status_nginx_answers_has_a_body_in_every_shape() -> None:
     statuses = [e.status for e in NGINX_ANSWERS]
     assert {400, 404, 405, 414, 500, 501, 502, 504, 505} == set(statuses)
     assert len(statuses) == len(set(statuses))
-    assert nginx_errors.shapes() == [DOMINO, KSERVE_V1, SELDON, V2]
+    assert nginx_errors.shapes() == [DOMINO, KSERVE_V1, MLFLOW, SELDON, V2]
     for error in NGINX_ANSWERS:
         line = f"error_page {error.status} /_servekit/error/$servekit_shape/{error.status};"
         assert line in CONF
@@ -152,6 +155,9 @@ def test_every_status_nginx_answers_has_a_body_in_every_shape() -> None:
                 assert body == {"error": error.message}
             elif shape == SELDON:
                 assert body["status"]["info"] == error.message
+            elif shape == MLFLOW:
+                assert body["message"] == error.message
+                assert literal.encode() == mlflow_error(error)[1], literal
             else:
                 assert body == error.to_envelope("r1")
     # The worker hands back what it alone can answer in the route's shape.

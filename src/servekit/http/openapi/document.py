@@ -4,8 +4,9 @@ It describes exactly what the server accepts and answers: the prediction routes 
 the ``data`` and both ``parameters`` forms (from the signature: Python type hints with
 their ``Annotated`` constraints and docstring descriptions, ONNX inputs, R formals), the
 asynchronous routes when they are on, Seldon's routes, the Open Inference Protocol's
-and KServe V1's, the probes, the security schemes when access tokens are set, and every
-error each route can answer, in its envelope.
+and KServe V1's, MLflow's scoring server's for an MLflow model, the probes, the security
+schemes when access tokens are set, and every error each route can answer, in its
+envelope.
 I/O-free.
 """
 
@@ -20,6 +21,7 @@ from servekit.core.schema import SchemaBuilder, signature_schema
 from servekit.core.signature import ParamKind, Signature
 from servekit.http.openapi import parts
 from servekit.http.openapi.ground_truth import ground_truth_operation
+from servekit.http.openapi.mlflow_parts import mlflow_operation
 from servekit.http.openapi.v1_parts import v1_operation
 from servekit.http.routes import ROUTES, Route, openapi_path
 from servekit.settings import Settings
@@ -84,6 +86,7 @@ def build_document(
         "async" if settings.async_enabled else "",
         "capture" if settings.capture else "",
         "" if settings.metrics_port else "metrics",
+        "mlflow" if plane is not None and plane.runtime.kind == "mlflow" else "",
     }
     paths: dict[str, Any] = {}
     for route in ROUTES:
@@ -125,6 +128,8 @@ def _operations(
         return {"get": parts.async_status(path, security)}
     if kind == "ground_truth":
         return {"post": ground_truth_operation(path, security)}
+    if kind.startswith("mlflow_"):
+        return {route.methods[0].lower(): mlflow_operation(kind, path, security)}
     if kind.startswith("v1_"):
         method = "post" if "POST" in route.methods else "get"
         return {method: v1_operation(kind, path, security)}
