@@ -28,7 +28,7 @@ with warnings.catch_warnings():
     import mlflow.pyfunc
     import mlflow.sklearn
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
+    from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
 REQUIREMENTS = ["mlflow", "scikit-learn", "pandas"]
 PLANS = ("basic", "plus", "pro")
@@ -199,6 +199,44 @@ def tensors(folder: Path, named: bool = True) -> Path:
     spec = TensorSpec(np.dtype("float32"), (-1, 3), "x" if named else None)
     signature = ModelSignature(inputs=Schema([spec]))
     return _save_pyfunc(folder, _tensor_sum, signature)
+
+
+def _echo() -> Any:
+    """A PythonModel made here (see ``_scaled_sum``)."""
+
+    class Echo(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        """Returns, per column, its dtype and its cells as Python values."""
+
+        _skip_type_hint_validation = True
+
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            """``{column: {"dtype": str, "cells": [...]}}``."""
+            return {
+                name: {"dtype": str(model_input[name].dtype), "cells": model_input[name].tolist()}
+                for name in model_input.columns
+            }
+
+    return Echo()
+
+
+def echo(folder: Path) -> Path:
+    """A PythonModel echoing what it receives (see ``_echo``), its signature one column of
+    each MLflow type: flag boolean, when datetime, blob binary, small integer, f float,
+    vec array of double, and opt long (optional)."""
+    signature = ModelSignature(
+        inputs=Schema(
+            [
+                ColSpec("boolean", "flag"),
+                ColSpec("datetime", "when"),
+                ColSpec("binary", "blob"),
+                ColSpec("integer", "small"),
+                ColSpec("float", "f"),
+                ColSpec(Array("double"), "vec"),
+                ColSpec("long", "opt", required=False),
+            ]
+        )
+    )
+    return _save_pyfunc(folder, _echo, signature)
 
 
 def register(folder: Path, tracking_uri: str, name: str, artifacts: Path) -> str:

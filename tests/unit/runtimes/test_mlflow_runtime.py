@@ -3,6 +3,7 @@ through Domino's codec and the data plane as a server drives it."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,42 @@ def test_load_errors_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.Monke
     missing = MlflowRuntime(parse_target("models:/nothing/1"))
     with pytest.raises(LoadError, match=r"models:/nothing/1.*tracking URI sqlite:///"):
         missing.load()
+
+
+def test_each_column_reaches_the_model_in_its_mlflow_type(tmp_path: Path) -> None:
+    runtime = MlflowRuntime(parse_target(str(mlflow_models.echo(tmp_path / "echo"))))
+    runtime.load()
+    codec = DominoCodec(DataPlane(runtime, Release("test", "echo", "1")))
+    row = {"flag": True, "when": "2024-01-02T03:04:05", "blob": "aGk=", "small": 3, "f": 1.5}
+    got = result(codec, {"data": [{**row, "vec": [1, 2], "opt": 1}, {**row, "vec": [3], "opt": 7}]})
+    assert {name: column["dtype"] for name, column in got.items()} == {
+        "flag": "bool",
+        "when": "datetime64[ns]",
+        "blob": "object",
+        "small": "int32",
+        "f": "float32",
+        "vec": "object",
+        "opt": "int64",
+    }
+    assert got["when"]["cells"] == ["2024-01-02T03:04:05"] * 2  # datetimes, JSON-encoded
+    assert got["vec"]["cells"] == [[1.0, 2.0], [3.0]]
+    one = result(codec, {"data": {**row, "vec": [1, 2]}})  # a flat array is one row's cell
+    assert one["blob"]["cells"] == ["aGk="]  # bytes b"hi", which the encoder writes as base64
+    assert one["vec"]["cells"] == [[1.0, 2.0]]
+    assert "opt" not in one  # an optional column left out stays out of the frame
+    bad = {**row, "blob": "!!", "small": 2**40, "vec": [1]}
+    assert [path for path, _, _ in problems(codec, {"data": bad})] == ["data.blob", "data.small"]
+    # MLflow's own rule: an integer column cannot hold a missing value (a 422, not a 500)
+    gaps = problems(codec, {"data": [{**row, "vec": [1]}, {**row, "vec": [1], "opt": 7}]})
+    assert gaps == [("data.opt", "the column's type", "Can not safely convert float64 to int64.")]
+
+
+def test_without_mlflow_the_load_error_says_what_to_install(
+    models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow raises ImportError
+    runtime = MlflowRuntime(parse_target(str(models["classifier"])))
+    with pytest.raises(
+        LoadError, match=r"MLflow models need mlflow: pip install 'servekit\[mlflow\]'"
+    ):
+        runtime.load()

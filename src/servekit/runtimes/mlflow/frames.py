@@ -5,8 +5,9 @@ column of its MLflow type's dtype (a value alone is one row, an array a column; 
 of unequal lengths are a 422 naming them); named tensors a dict of numpy arrays.
 
 Out (:func:`jsonable`): a DataFrame becomes a list of records (one object per row), a
-Series or an ndarray a list (one item per row), a dict its values so converted; any
-other result is returned as the model gave it.
+Series or an ndarray a list (one item per row), a dict or a list its items so
+converted, dates and times ISO 8601 text; anything else is returned as the model gave
+it (for the encoder).
 
 MLflow's own schema enforcement (and params validation) errors become
 :class:`~servekit.errors.InvalidArguments` naming the column (:func:`refusal`).
@@ -100,17 +101,40 @@ def table(rows: Any) -> Any:
     return pd.DataFrame(rows)
 
 
+def _first(reason: str) -> str:
+    """MLflow's reason without the hint paragraph it may add."""
+    return reason.split(" Hint: ")[0].strip()
+
+
 def jsonable(result: Any) -> Any:
-    """The model's result as JSON-ready values (see the module's docstring)."""
+    """The model's result as JSON-ready values (see the module's docstring); dates and
+    times (pandas' Timestamps, numpy's datetime64) become ISO 8601 text."""
     if isinstance(result, pd.DataFrame):
+        dated = result.select_dtypes(include=["datetime", "datetimetz"]).columns
+        if len(dated):
+            result = result.assign(**{name: _iso(result[name]) for name in dated})
         return result.to_dict(orient="records")
-    if isinstance(result, (pd.Series, np.ndarray)):
-        return result.tolist()
+    if isinstance(result, pd.Series):
+        return _iso(result) if result.dtype.kind == "M" else jsonable(result.tolist())
+    if isinstance(result, np.ndarray):
+        if result.dtype.kind == "M":
+            return np.datetime_as_string(result).tolist()
+        return result.tolist() if result.dtype != object else jsonable(result.tolist())
     if isinstance(result, dict):
         return {key: jsonable(value) for key, value in result.items()}
+    if isinstance(result, (list, tuple)):
+        return [jsonable(value) for value in result]
+    if isinstance(result, pd.Timestamp):
+        return result.isoformat()
+    if result is pd.NaT:
+        return None
     if isinstance(result, np.generic):
         return result.item()
     return result
+
+
+def _iso(series: Any) -> list[Any]:
+    return [None if value is pd.NaT else value.isoformat() for value in series]
 
 
 def refusal(exc: Exception, root: str) -> InvalidArguments | None:
@@ -131,7 +155,11 @@ def refusal(exc: Exception, root: str) -> InvalidArguments | None:
         column = _COLUMN.search(reason)
         if column:
             return InvalidArguments(
-                [Problem(f"{prefix}{column.group(1)}", "the column's type", column.group(2))]
+                [
+                    Problem(
+                        f"{prefix}{column.group(1)}", "the column's type", _first(column.group(2))
+                    )
+                ]
             )
         return InvalidArguments([Problem(root or "data", "the model's input schema", reason)])
     if message.startswith("Invalid parameters found"):
