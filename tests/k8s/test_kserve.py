@@ -23,7 +23,7 @@ from servekit.http.routes import ROUTES
 from servekit.k8s.kserve import KServeRelease, render_kserve
 from servekit.k8s.mounts import parse_secret_env
 from servekit.k8s.tiers import load_tiers
-from servekit.runtimes.target import parse_target
+from servekit.runtimes import parse_target
 from servekit.serving.uwsgi import HARAKIRI_EXTRA_SECONDS
 from servekit.settings import Settings, env_name
 from tests.k8s import kserve_schemas
