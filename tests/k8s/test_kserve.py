@@ -9,10 +9,8 @@ shutdown, the model's name and folder)."""
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,8 @@ from servekit.runtimes import parse_target
 from servekit.serving.uwsgi import HARAKIRI_EXTRA_SECONDS
 from servekit.settings import Settings, env_name
 from tests.k8s import kserve_schemas
-from tests.k8s.conftest import REPO, TEMPLATES, kustomize, venv_tool, write_kustomization
+from tests.k8s.checkov_scan import problems, run_checkov
+from tests.k8s.conftest import TEMPLATES, kustomize, venv_tool, write_kustomization
 from tests.k8s.kserve_pod import (
     CONTAINER,
     MODEL_DIR,
@@ -241,48 +240,17 @@ def test_the_pods_kserve_makes_are_valid_strictly(
 def test_checkov_finds_nothing_in_the_pods_but_the_justified_skips(
     cases: dict[str, list[Doc]], tmp_path: Path
 ) -> None:
-    checkov = venv_tool(
-        "checkov",
-        "SERVEKIT_TEST_CHECKOV",
-        "python3 -m venv .venv-checkov && .venv-checkov/bin/pip install checkov, then "
-        "SERVEKIT_TEST_CHECKOV=.venv-checkov/bin/checkov",
-        REPO / ".venv-checkov" / "bin" / "checkov",
-    )
-    if not Path(checkov).is_absolute():
-        checkov = str(REPO / checkov)
-    for case, documents in cases.items():  # each with its NetworkPolicy (CKV2_K8S_6)
-        policies = [d for d in documents if d["kind"] == "NetworkPolicy"]
-        found = [pod for _, _, _, pod in pods({case: documents})] + policies
-        name = case.replace(":", "-")
-        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump_all(found), encoding="utf-8")
-    done = subprocess.run(
-        [
-            checkov,
-            "-d",
-            str(tmp_path),
-            "--config-file",
-            str(TEMPLATES / "checkov.yaml"),
-            "--skip-download",
-            "--compact",  # not --quiet: it leaves the skipped checks out of the results
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.stdout.strip(), f"checkov printed nothing:\n{done.stderr}"
-    report = json.loads(done.stdout)
-    if isinstance(report, list):
-        report = report[0]
-    failed = report["results"].get("failed_checks", []) if "results" in report else []
-    assert [f"{c['check_id']} {c['resource']}" for c in failed] == []
-    assert report["summary"]["passed"] > 80 * len(cases)
-    skipped = report["results"].get("skipped_checks", [])
-    assert [c["check_id"] for c in skipped] == ["CKV_K8S_35"]  # render:servekit's secret
-    assert report["summary"]["skipped"] == 1
-    assert "--secret-env" in skipped[0]["check_result"]["suppress_comment"]
+    found = {  # each with its NetworkPolicy (CKV2_K8S_6)
+        case: [pod for _, _, _, pod in pods({case: documents})]
+        + [d for d in documents if d["kind"] == "NetworkPolicy"]
+        for case, documents in cases.items()
+    }
+    report = run_checkov(found, tmp_path)
+    assert problems(report, found) == []
+    assert report.passed > 80 * len(cases)
+    assert [(case, check) for case, check, _ in report.skipped] == [
+        ("render:servekit", "CKV_K8S_35")  # its --secret-env
+    ]
 
 
 def test_the_pods_run_restricted(cases: dict[str, list[Doc]]) -> None:

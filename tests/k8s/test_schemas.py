@@ -5,7 +5,7 @@ pod spec (strict, as a Pod) and the fields Seldon reads; and a security scan wit
 
 from __future__ import annotations
 
-import json
+import copy
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.k8s.conftest import CUSTOM, REPO, TEMPLATES, all_documents, venv_tool
+from tests.k8s.checkov_scan import problems, run_checkov
+from tests.k8s.conftest import CUSTOM, TEMPLATES, all_documents, venv_tool
 from tests.k8s.manifests import validate_strictly
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
@@ -105,54 +106,52 @@ def test_the_seldon_deployment_is_what_seldon_core_reads(
         assert graph["children"] == []
 
 
-@pytest.fixture(scope="session")
-def checkov_report(rendered_files: Path) -> dict[str, Any]:
-    """checkov run once a session over every rendered combination."""
-    checkov = venv_tool(
-        "checkov",
-        "SERVEKIT_TEST_CHECKOV",
-        "python3 -m venv .venv-checkov && .venv-checkov/bin/pip install checkov, then "
-        "SERVEKIT_TEST_CHECKOV=.venv-checkov/bin/checkov",
-        REPO / ".venv-checkov" / "bin" / "checkov",  # its own: its pins clash with pytest's
-    )
-    if not Path(checkov).is_absolute():
-        checkov = str(REPO / checkov)
-    done = subprocess.run(
-        [
-            checkov,
-            "-d",
-            str(rendered_files),
-            "--config-file",
-            str(TEMPLATES / "checkov.yaml"),
-            "--skip-download",
-            "--quiet",
-            "--compact",
-            "-o",
-            "json",
+def test_checkov_finds_nothing_but_the_justified_skips(
+    rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    report = run_checkov(rendered, tmp_path)
+    assert problems(report, rendered) == []
+    assert report.passed > 100 * len(rendered)
+    # The job workers' readiness; Secrets in the environment, with --secret-env only.
+    assert {check for _, check, _ in report.skipped} == {"CKV_K8S_9", "CKV_K8S_35"}
+
+
+def test_checkov_finds_a_skip_without_a_reason_one_too_many_and_one_lost(
+    rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """The problems a scratch copy of the job workers' component shows checkov's test."""
+    cases = {
+        c: copy.deepcopy(rendered["component:async-workers"]) for c in ("bare", "extra", "lost")
+    }
+
+    def annotations(case: str, name: str) -> dict[str, str]:
+        (found,) = [
+            d for d in cases[case] if (d["kind"], d["metadata"]["name"]) == ("Deployment", name)
+        ]
+        annotations: dict[str, str] = found["metadata"].setdefault("annotations", {})
+        return annotations
+
+    annotations("bare", "servekit-worker")["checkov.io/skip1"] = "CKV_K8S_9"
+    annotations("extra", "servekit")["checkov.io/skip9"] = "CKV_K8S_8=" + "a long reason " * 4
+    del annotations("lost", "servekit-worker")["checkov.io/skip1"]
+    report = run_checkov(cases, tmp_path)
+    worker = "CKV_K8S_9 on Deployment.default.servekit-worker"
+    expected = {
+        "bare": [
+            f"bare: {worker} is skipped for 'No comment provided', not the annotation's reason",
+            f"bare: {worker} is skipped without a reason: ''",
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.stdout.strip(), f"checkov printed nothing:\n{done.stderr}"
-    report = json.loads(done.stdout)
-    return report if isinstance(report, dict) else {"results": {}, "summary": report[0]["summary"]}
-
-
-def test_checkov_finds_nothing_but_the_justified_skips(checkov_report: dict[str, Any]) -> None:
-    summary = checkov_report["summary"]
-    failed = [
-        f"{c['check_id']} {c['resource']}"
-        for c in checkov_report["results"].get("failed_checks", [])
-    ]
-    assert failed == []
-    assert summary["failed"] == 0
-    assert summary["passed"] > 100
-    for skipped in checkov_report["results"].get("skipped_checks", []):
-        # The job worker's readiness; Secrets in the environment, with --secret-env only.
-        assert skipped["check_id"] in ("CKV_K8S_9", "CKV_K8S_35"), skipped
-        assert len(skipped["suppress_comment"]) > 40, "every skip says why"
+        "extra": [
+            "extra: CKV_K8S_8 on Deployment.default.servekit is skipped, a skip servekit does "
+            "not make"
+        ],
+        "lost": [
+            "lost: CKV_K8S_9 fails on Deployment.default.servekit-worker",
+            f"lost: {worker} is not annotated to be skipped",
+        ],
+    }
+    for case, found in expected.items():
+        assert problems(report.of(case), {case: cases[case]}) == found
 
 
 def test_every_skipped_check_is_justified() -> None:
