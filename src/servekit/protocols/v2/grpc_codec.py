@@ -65,6 +65,11 @@ def _refuse_extensions(parameters: Any, what: str) -> None:
             raise errors.BadRequest(f"{what}: servekit does not support the {key} extension")
 
 
+_WIDE = {"uint64_contents": np.uint64}
+"""The exact type a contents field's values are read into before their range check
+(int64 for the others: int_contents, uint_contents and int64_contents all fit)."""
+
+
 def _from_contents(name: str, kind: str, shape: tuple[int, ...], contents: Any) -> Any:
     """The tensor ``name`` from its typed contents; BadRequest naming it when they do not
     fit its datatype and shape."""
@@ -85,7 +90,10 @@ def _from_contents(name: str, kind: str, shape: tuple[int, ...], contents: Any) 
         array = np.empty(len(values), dtype=object)
         array[:] = list(values)
         return array.reshape(shape)
-    wide = np.array(values, dtype=np.float64 if dtype.kind == "f" else None)
+    if dtype.kind in "iu":  # exact: uint64_contents beyond 2**63 lose digits as floats
+        wide = np.fromiter(values, _WIDE.get(field, np.int64), len(values))
+    else:
+        wide = np.array(values, dtype=np.float64 if dtype.kind == "f" else None)
     if dtype.kind in "iu" and wide.size:
         info = np.iinfo(dtype)
         low, high = int(wide.min()), int(wide.max())
