@@ -65,14 +65,13 @@ def data_not_an_object(values: Any) -> BadRequest:
 class Binder:
     """Binds calls to one signature. Build once at load; call :meth:`bind` per request.
 
-    A signature with a ``rows`` attribute (a :class:`Signature` of one row's columns,
-    as a tabular runtime such as MLflow's describes its model) also binds Domino's list
-    of rows, each row with a binder of its own.
+    A signature with ``rows`` (one row's columns, as a tabular runtime such as MLflow's
+    describes its model) also binds Domino's list of rows, each row with a binder of
+    its own.
     """
 
     def __init__(self, signature: Signature) -> None:
-        rows = getattr(signature, "rows", None)
-        self._rows = Binder(rows) if isinstance(rows, Signature) else None
+        self._rows = Binder(signature.rows) if signature.rows is not None else None
         compiler = TypeCompiler()
         slots = [_Slot(p, compiler.compile(p.annotation)) for p in signature.params]
         self.signature = signature

@@ -43,6 +43,10 @@ class Signature:
 
     params: tuple[Param, ...]
     warnings: tuple[str, ...] = field(default=())
+    rows: Signature | None = None
+    """For a model that takes a table (an MLflow one): one row's columns, one value
+    each. Domino's list of rows (``{"data": [{...}, ...]}``) is then bound row by row
+    into one list per column; None refuses that form."""
 
     @classmethod
     def from_callable(cls, fn: Callable[..., Any]) -> Signature:

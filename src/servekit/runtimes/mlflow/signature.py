@@ -27,7 +27,7 @@ from servekit.core.signature import Param, ParamKind, Signature
 from servekit.core.tensors import TensorSpec
 from servekit.errors import LoadError
 
-__all__ = ["Column", "Layout", "TabularSignature", "layout_of"]
+__all__ = ["Column", "Layout", "layout_of"]
 
 _PYTHON: dict[str, Any] = {
     "boolean": bool,
@@ -40,14 +40,6 @@ _PYTHON: dict[str, Any] = {
     "datetime": dt.datetime,
 }
 _KEYWORD = ParamKind.POSITIONAL_OR_KEYWORD
-
-
-@dataclass(frozen=True)
-class TabularSignature(Signature):
-    """A signature whose model takes a table: it also binds Domino's list of rows,
-    each row to ``rows`` (one parameter per column, one value each)."""
-
-    rows: Signature | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +84,7 @@ def layout_of(mlflow_signature: Any, where: str) -> Layout:
     if mlflow_signature is None or mlflow_signature.inputs is None:
         rows = Signature((Param("data", ParamKind.VAR_KEYWORD),))
         params = _params(mlflow_signature)
-        whole = TabularSignature((*rows.params, *params), rows=rows)
+        whole = Signature((*rows.params, *params), rows=rows)
         return Layout("any", whole, params=frozenset(p.name for p in params))
     inputs = mlflow_signature.inputs
     params = _params(mlflow_signature)
@@ -116,7 +108,7 @@ def layout_of(mlflow_signature: Any, where: str) -> Layout:
         raise LoadError(f"{where}: {', '.join(sorted(clash))} is both a column and a param")
     full = tuple(_column_param(c, whole=True) for c in columns)
     rows = Signature(tuple(_column_param(c, whole=False) for c in columns))
-    return Layout("columns", TabularSignature(full + params, rows=rows), columns, (), names)
+    return Layout("columns", Signature(full + params, rows=rows), columns, (), names)
 
 
 def _column(spec: Any) -> Column:
