@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from prometheus_client import CollectorRegistry
 
 from servekit import errors
@@ -158,7 +159,9 @@ def test_not_loaded_is_503_and_a_deadline_is_504() -> None:
 
 
 def test_the_openapi_document_describes_the_mlflow_routes(client: FlaskClient) -> None:
-    paths = client.get("/openapi.json").get_json()["paths"]
+    document = client.get("/openapi.json").get_json()
+    validate(document)
+    paths = document["paths"]
     scoring = paths["/invocations"]["post"]
     assert scoring["security"]
     assert set(scoring["responses"]) == {
