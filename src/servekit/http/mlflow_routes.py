@@ -13,7 +13,7 @@ model of the ``mlflow`` runtime: 404 for any other.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
 
@@ -24,6 +24,9 @@ from servekit.http.lifecycle import REQUEST_ID
 from servekit.http.predictions import limited_body, not_ready
 from servekit.http.state import ServerState
 from servekit.metrics.server import ServerMetrics
+
+if TYPE_CHECKING:  # the codec imports pandas: built for an MLflow model only
+    from servekit.protocols.mlflow.codec import ScoringCodec
 
 __all__ = ["Scoring", "views"]
 
@@ -42,7 +45,7 @@ class Scoring:
     telemetry: ServerMetrics
     run: Runner
     max_body_bytes: int
-    _codec: Any = None
+    _codec: ScoringCodec | None = None
 
     def plane(self, path: str) -> DataPlane:
         """The data plane of an MLflow model: NotReady before it is loaded, NotFound (for
