@@ -32,13 +32,18 @@ def prediction_record(
     observed: Observed, release: Release, names: tuple[str, ...], now: float
 ) -> dict[str, Any]:
     """The record of one prediction; ``names`` are the signature's parameter names (for
-    positional arguments)."""
+    positional arguments). A single argument with a ``captured_inputs()`` method (the
+    input a codec made, such as MLflow's scoring input) gives the inputs itself."""
     bound = observed.bound
-    inputs = {
-        names[index] if index < len(names) else f"arg{index}": value
-        for index, value in enumerate(bound.args)
-    }
-    inputs.update(bound.kwargs)
+    view = getattr(bound.args[0], "captured_inputs", None) if len(bound.args) == 1 else None
+    if callable(view) and not bound.kwargs:  # a codec's own input (MLflow's ScoringInput)
+        inputs = view()
+    else:
+        inputs = {
+            names[index] if index < len(names) else f"arg{index}": value
+            for index, value in enumerate(bound.args)
+        }
+        inputs.update(bound.kwargs)
     error = observed.error
     record: dict[str, Any] = {
         "time": stamp(now),

@@ -154,3 +154,25 @@ def test_the_data_plane_shows_each_codecs_predictions_to_its_observer() -> None:
         ("r2", "domino", None, {"a": -1}),
     ]
     assert isinstance(seen[1].error, errors.ModelError)
+
+
+def test_mlflow_scoring_inputs_are_recorded_as_columns_with_their_params() -> None:
+    """/invocations hands the model one ScoringInput; capture records its columns by name
+    (as the envelope's columns form binds them), not the wrapper object."""
+    import pandas as pd
+
+    from servekit.capture.records import prediction_record
+    from servekit.runtimes.mlflow.scoring import ScoringInput
+
+    frame = pd.DataFrame({"tenure": [3, 40], "plan": ["basic", "pro"]})
+    for data, params, inputs in (
+        (frame, {"top": 2}, {"tenure": [3, 40], "plan": ["basic", "pro"], "top": 2}),
+        ({"x": np.arange(2)}, None, {"x": [0, 1]}),
+        (np.ones((1, 2)), None, {"inputs": [[1.0, 1.0]]}),
+    ):
+        bound = BoundCall((ScoringInput(data, params),), {})
+        observed = Observed("e1", "mlflow", bound, pd.Series([1, 0]), None, 0.001)
+        line = encode_record(prediction_record(observed, RELEASE, ("inputs",), 0.0))
+        record = orjson.loads(line)
+        assert record["inputs"] == inputs
+        assert record["result"] == [1, 0]

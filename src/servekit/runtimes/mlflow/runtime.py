@@ -11,6 +11,7 @@ before the model sees them; the result is made JSON-ready as :mod:`.frames` says
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -54,6 +55,8 @@ class MlflowRuntime:
 
     def load(self) -> None:
         """Load the model (once per worker process) and read its signature."""
+        # What `mlflow models serve` sets: type-hinted PythonModels parse as when served.
+        os.environ.setdefault("_MLFLOW_IS_IN_SERVING_ENVIRONMENT", "true")
         mlflow = import_mlflow()
         source = self.target.uri or str(self.target.path)
         where = f"cannot load MLflow model {self.target.spec!r}"

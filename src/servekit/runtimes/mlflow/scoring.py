@@ -20,3 +20,18 @@ class ScoringInput:
 
     data: Any
     params: dict[str, Any] | None = None
+
+    def captured_inputs(self) -> dict[str, Any]:
+        """The inputs as prediction capture records them: a DataFrame's columns by name
+        (one list each, as the Domino envelope's columns form binds them), a dict of
+        arrays as it is, anything else under ``inputs``; the params beside them."""
+        data = self.data
+        to_dict = getattr(data, "to_dict", None)
+        if callable(to_dict) and hasattr(data, "columns"):
+            inputs: dict[str, Any] = {str(k): v for k, v in to_dict(orient="list").items()}
+        elif isinstance(data, dict):
+            inputs = {str(k): v for k, v in data.items()}
+        else:
+            inputs = {"inputs": data}
+        inputs.update(self.params or {})
+        return inputs
