@@ -34,6 +34,10 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("servekit.jobs", (*WEB, "servekit.http", "servekit.serving")),
     ("servekit.runtimes", (*WEB, "servekit.http", "servekit.serving", "servekit.jobs")),
     ("servekit.metrics", (*WEB, "servekit.http", "servekit.serving")),
+    (
+        "servekit.batching",
+        (*WEB, "prometheus_client", "servekit.http", "servekit.serving", "servekit.jobs"),
+    ),
     ("servekit.capture", (*WEB, "servekit.http", "servekit.serving", "servekit.jobs")),
     (
         "servekit.monitor",

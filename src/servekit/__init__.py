@@ -5,6 +5,7 @@ Importing servekit imports no web framework: the HTTP transport lives in
 """
 
 from servekit._version import __version__
+from servekit.core.batching import batch
 from servekit.core.constraints import Length, OneOf, Pattern, Range
 from servekit.errors import (
     BadJson,
@@ -45,4 +46,5 @@ __all__ = [
     "Timeout",
     "UnsupportedMediaType",
     "__version__",
+    "batch",
 ]

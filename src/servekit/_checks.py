@@ -72,6 +72,8 @@ def check(s: Settings) -> None:
         (s.capture_queue >= 1, "capture_queue", "1 or more"),
         (s.capture_rotate_bytes >= 1024, "capture_rotate_bytes", "1024 bytes or more"),
         (s.capture_rotate_seconds >= 1, "capture_rotate_seconds", "1 second or more"),
+        (0 <= s.batch_max_size <= 4096, "batch_max_size", "0 (off) to 4096"),
+        (s.batch_max_wait_ms <= 10_000, "batch_max_wait_ms", "10000 ms or less"),
     ]
     for ok, name, expected in checks:
         if not ok:

@@ -226,12 +226,22 @@ def serve_command(ns: argparse.Namespace) -> int:
     """Check the target, then exec uWSGI (or run the development server)."""
     from servekit.logs import configure_logging
     from servekit.runtimes import check_target, parse_target
+    from servekit.runtimes.batched import batch_size
     from servekit.runtimes.registry import installed
     from servekit.serving.front import front_of
     from servekit.serving.uwsgi import exec_uwsgi, render_ini, uwsgi_options
 
     settings, project_dir = _settings(ns)
     target = parse_target(settings.target, settings.project_dir, settings.runtime)
+    wanted = batch_size(target, settings)
+    if wanted > 1 and settings.threads == 1:
+        # A batch forms from the requests one worker handles at once.
+        logging.getLogger("servekit").info(
+            "batched model: %s threads per worker (SERVEKIT_THREADS) for batches of %s",
+            wanted,
+            wanted,
+        )
+        settings = dataclasses.replace(settings, threads=wanted)
     if settings.preload and not installed().get(target.runtime).plugin.fork_safe:
         # e.g. onnxruntime's thread pools and an R child process do not survive fork.
         logging.getLogger("servekit").warning(

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 __all__ = [
     "BadJson",
     "BadRequest",
+    "BatchMismatch",
     "ConfigError",
     "Conflict",
     "DeadlineExpired",
@@ -214,6 +215,12 @@ class ModelError(ServekitError):
 
     status = 500
     code = "MODEL_ERROR"
+
+
+class BatchMismatch(ModelError):
+    """A batched model returned something other than one result per request, in order:
+    every request of that batch gets this error (never another's answer), and the batch
+    is not retried row by row (the rows are not at fault)."""
 
 
 class WorkerLost(ServekitError):

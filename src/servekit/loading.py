@@ -32,8 +32,12 @@ def release_of(settings: Settings) -> Release:
     )
 
 
-def load_dataplane(settings: Settings) -> DataPlane:
-    """Parse the target, load its runtime and build the DataPlane; raises LoadError."""
+def load_dataplane(settings: Settings, concurrency: int = 0) -> DataPlane:
+    """Parse the target, load its runtime and build the DataPlane; raises LoadError.
+
+    ``concurrency`` is how many requests this process handles at once (uWSGI's and
+    gRPC's threads): above 1, a batched model's requests meet in a batcher; 0 for a
+    door that calls the model one request at a time (job workers, AMQP, Seldon's)."""
     target = parse_target(settings.target, settings.project_dir, settings.runtime)
     runtime = make_runtime(target, target.project_dir(settings.project_dir), settings)
     started = time.perf_counter()
@@ -44,6 +48,7 @@ def load_dataplane(settings: Settings) -> DataPlane:
         log.warning("%s", warning)
     if settings.capture:
         _capture(settings, plane)
+    _batch(plane, concurrency)
     log.info(
         "model loaded",
         extra={
@@ -53,6 +58,39 @@ def load_dataplane(settings: Settings) -> DataPlane:
         },
     )
     return plane
+
+
+def _batch(plane: DataPlane, concurrency: int) -> None:
+    """Put a batched model's calls through this process's batcher (``plane.dispatch``),
+    where the requests of its ``concurrency`` threads meet."""
+    runtime = plane.runtime
+    options = getattr(runtime, "batch_options", None)
+    predict_batch = getattr(runtime, "predict_batch", None)
+    if options is None or predict_batch is None or concurrency == 0:
+        return
+    log.info(
+        "batching",
+        extra={
+            "max_size": options.max_size,
+            "max_wait_ms": options.max_wait_ms,
+            "requests_at_once": concurrency,
+        },
+    )
+    if concurrency <= 1:
+        log.warning(
+            "a batched model in a process that handles one request at a time: each batch "
+            "holds one (servekit serve gives each worker SERVEKIT_THREADS=%s threads "
+            "unless SERVEKIT_THREADS is set)",
+            options.max_size,
+        )
+        return
+    from prometheus_client import CollectorRegistry
+
+    from servekit.batching.batcher import Batcher
+    from servekit.metrics.batching import BatchMetrics
+
+    metrics = BatchMetrics(CollectorRegistry())
+    plane.dispatch = Batcher(predict_batch, options, concurrency, metrics.observe).submit
 
 
 def _capture(settings: Settings, plane: DataPlane) -> None:

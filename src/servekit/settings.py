@@ -274,6 +274,17 @@ class Settings:
         "A `file://` capture's file is rotated (and gzipped) past this size...",
     )
     capture_rotate_seconds: int = _setting(3600, "...or this age, whichever comes first.")
+    batch_max_size: int = _setting(
+        0,
+        "Adaptive batching: the most requests one model call takes. Above 1 it turns "
+        "batching on for ONNX graphs whose inputs share a dynamic first dimension; it is "
+        "the size of `@servekit.batch` functions that give none (0: 32 for those).",
+    )
+    batch_max_wait_ms: float = _setting(
+        -1.0,
+        "Adaptive batching: how long a batch's first request waits for others, in "
+        "milliseconds (below 0: 5, or what `@servekit.batch` gives).",
+    )
     example_request: str = _setting(
         "",
         'A JSON file with an example request body (`{"data": {...}}` or '

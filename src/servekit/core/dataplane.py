@@ -59,6 +59,9 @@ class DataPlane:
     observer: Observer | None = None
     """Called after each prediction a codec names its protocol for (``call(...,
     protocol=...)``): prediction capture sets it; None costs nothing."""
+    dispatch: Callable[[BoundCall], Any] | None = None
+    """Calls the model instead of ``runtime.predict``: a batcher's ``submit`` for a
+    batched model, where requests meet (:mod:`servekit.batching`); None calls it here."""
 
     def __init__(
         self,
@@ -117,6 +120,9 @@ class DataPlane:
         try:
             if method is not None:
                 return method(*bound.args, **bound.kwargs)
+            dispatch = self.dispatch
+            if dispatch is not None:
+                return dispatch(bound)
             return self.runtime.predict(bound.args, bound.kwargs)
         except DeadlineExpired:
             raise

@@ -19,8 +19,10 @@ def _make_python(target: Target, context: RuntimeContext) -> Runtime:
     from servekit.protocols.seldon.hooks import unit_parameters
     from servekit.runtimes.python import PythonRuntime
 
-    init = unit_parameters(context.settings.unit_parameters)
-    return PythonRuntime(target, context.project_dir, init)
+    settings = context.settings
+    init = unit_parameters(settings.unit_parameters)
+    batching = (settings.batch_max_size, settings.batch_max_wait_ms)
+    return PythonRuntime(target, context.project_dir, init, batching)
 
 
 def _make_onnx(target: Target, context: RuntimeContext) -> Runtime:

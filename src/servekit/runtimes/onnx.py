@@ -21,15 +21,19 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from servekit.core.batching import BatchOptions
+from servekit.core.binding import BoundCall
 from servekit.core.signature import Param, ParamKind, Signature
 from servekit.core.tensors import TensorSpec
 from servekit.errors import InvalidArguments, LoadError, Problem
+from servekit.runtimes.onnx_batch import batchable, run_batch
 from servekit.runtimes.target import Target
 from servekit.settings import Settings, usable_cores
 
@@ -97,11 +101,14 @@ class OnnxOptions:
     """Comma-separated execution providers, best first; empty chooses CUDA or CPU."""
     processes: int = 1
     """Worker processes on this machine."""
+    batch: tuple[int, float] = (0, -1.0)
+    """``SERVEKIT_BATCH_MAX_SIZE`` and ``SERVEKIT_BATCH_MAX_WAIT_MS``."""
 
     @classmethod
     def of(cls, settings: Settings) -> OnnxOptions:
         """The ONNX part of ``settings``."""
-        return cls(settings.onnx_threads, settings.onnx_providers, settings.worker_processes)
+        batch = (settings.batch_max_size, settings.batch_max_wait_ms)
+        return cls(settings.onnx_threads, settings.onnx_providers, settings.worker_processes, batch)
 
 
 def session(path: str | os.PathLike[str], options: OnnxOptions | Settings | None = None) -> Any:
@@ -146,6 +153,8 @@ class OnnxRuntime:
     def __init__(self, target: Target, options: OnnxOptions) -> None:
         self.target = target
         self.options = options
+        self.batch_options: BatchOptions | None = None
+        """How requests are batched (``SERVEKIT_BATCH_MAX_SIZE`` above 1), else None."""
         self._session: Any = None
 
     def load(self) -> None:
@@ -156,6 +165,7 @@ class OnnxRuntime:
         self._session = session(self.target.path, self.options)
         self._inputs = self._session.get_inputs()
         self._outputs = [o.name for o in self._session.get_outputs()]
+        self.batch_options = self._batching(self._session.get_outputs())
         log.info(
             "onnx session ready",
             extra={
@@ -163,6 +173,18 @@ class OnnxRuntime:
                 "inputs": [i.name for i in self._inputs],
             },
         )
+
+    def _batching(self, outputs: list[Any]) -> BatchOptions | None:
+        """Batch options when SERVEKIT_BATCH_MAX_SIZE asks for batching and the graph
+        can take stacked rows (else None, saying why)."""
+        size, wait = self.options.batch
+        if size <= 1:
+            return None
+        why = batchable(self._inputs, outputs)
+        if why:
+            log.warning("SERVEKIT_BATCH_MAX_SIZE is set, but this graph is not batched: %s", why)
+            return None
+        return BatchOptions().resolved(size, wait)
 
     def signature(self) -> Signature:
         """One parameter per graph input, typed by its element type and shape."""
@@ -184,15 +206,28 @@ class OnnxRuntime:
 
     def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run the graph; ``{output name: value}``."""
+        feeds = self._feeds(args, kwargs)
+        _check_named_dimensions(self._inputs, feeds)
+        values = self._session.run(None, feeds)
+        return dict(zip(self._outputs, values, strict=True))
+
+    def predict_batch(self, calls: Sequence[BoundCall]) -> list[Any]:
+        """Run the graph once for many requests, their rows stacked
+        (:mod:`.onnx_batch`); one ``{output name: value}`` per request."""
+        if len(calls) == 1:
+            return [self.predict(calls[0].args, calls[0].kwargs)]
+        feeds = [self._feeds(call.args, call.kwargs) for call in calls]
+        names = [i.name for i in self._inputs]
+        return run_batch(lambda f: self._session.run(None, f), names, self._outputs, feeds)
+
+    def _feeds(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         feeds = dict(zip((i.name for i in self._inputs), args, strict=False))
         feeds.update(kwargs)
         for item in self._inputs:  # onnxruntime takes strings as object arrays
             value = feeds.get(item.name)
             if item.type == "tensor(string)" and isinstance(value, np.ndarray):
                 feeds[item.name] = value.astype(object)
-        _check_named_dimensions(self._inputs, feeds)
-        values = self._session.run(None, feeds)
-        return dict(zip(self._outputs, values, strict=True))
+        return feeds
 
     def details(self) -> dict[str, Any]:
         """Providers in use, inputs and outputs."""

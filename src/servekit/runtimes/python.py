@@ -7,11 +7,14 @@ import importlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
-from servekit.core.signature import Signature
+from servekit.core.batching import BatchOptions, gather, options_of, row_signature, scatter
+from servekit.core.binding import BoundCall
+from servekit.core.signature import Param, Signature
 from servekit.errors import LoadError
 from servekit.runtimes.target import Target
 
@@ -26,7 +29,11 @@ class PythonRuntime:
     kind = "python"
 
     def __init__(
-        self, target: Target, project_dir: Path, init_kwargs: dict[str, Any] | None = None
+        self,
+        target: Target,
+        project_dir: Path,
+        init_kwargs: dict[str, Any] | None = None,
+        batching: tuple[int, float] = (0, -1.0),
     ) -> None:
         self.target = target
         self.project_dir = project_dir
@@ -34,7 +41,11 @@ class PythonRuntime:
         """Keyword arguments for a class target's constructor (Seldon's parameters)."""
         self.instance: Any = None
         """The object whose ``predict`` is served (None for a plain function)."""
+        self.batch_options: BatchOptions | None = None
+        """How requests are batched, for a ``@servekit.batch`` callable (else None)."""
+        self._batching = batching
         self._predict: Any = None
+        self._params: tuple[Param, ...] = ()
 
     def load(self) -> None:
         """Import the module, resolve NAME; for a class, instantiate it and call ``load()``."""
@@ -66,6 +77,9 @@ class PythonRuntime:
                 f"{self._where()}: {self.target.name} is a {type(obj).__name__}, "
                 "not a function or a class"
             )
+        marked = options_of(self._predict)
+        if marked is not None:
+            self.batch_options = marked.resolved(*self._batching)
 
     def _instance(self, cls: type) -> Any:
         """Create ``cls`` once and call its optional ``load()``."""
@@ -81,12 +95,31 @@ class PythonRuntime:
         return self._predict
 
     def signature(self) -> Signature:
-        """The served callable's signature (``self`` excluded)."""
-        return Signature.from_callable(self._predict)
+        """The served callable's signature (``self`` excluded); one row's for a batched
+        one (``list[T]`` parameters as ``T``)."""
+        whole = Signature.from_callable(self._predict)
+        if self.batch_options is None:
+            return whole
+        try:
+            row = row_signature(whole, self._where())
+        except ValueError as exc:
+            raise LoadError(str(exc)) from None
+        self._params = row.params
+        return row
 
     def predict(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Call the user's function."""
+        """Call the user's function (a batched one with a batch of this one request)."""
+        if self.batch_options is not None:
+            return self.predict_batch([BoundCall(args, kwargs)])[0]
         return self._predict(*args, **kwargs)
+
+    def predict_batch(self, calls: Sequence[BoundCall]) -> list[Any]:
+        """Call a batched function once for ``calls``: one list per parameter in, one
+        result per call out (BatchMismatch otherwise)."""
+        if not self._params:
+            self.signature()
+        result = self._predict(**gather(calls, self._params))
+        return scatter(result, len(calls), self.target.spec)
 
     def details(self) -> dict[str, Any]:
         """Runtime kind, target and the callable served."""

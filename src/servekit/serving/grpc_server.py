@@ -78,7 +78,7 @@ def grpc_workload(settings: Settings) -> Workload:
 
         capture_prints()
         try:
-            plane = load_dataplane(settings)
+            plane = load_dataplane(settings, concurrency=settings.threads)
         except ServekitError as exc:
             loadfail.report(exc, loadfail.start_folder())
             return EXIT_LOAD_FAILED

@@ -48,7 +48,7 @@ def build() -> Flask:
     except ImportError:
         return create_app(settings, ServerState(dataplane=load_dataplane(settings)))
     try:
-        plane = load_dataplane(settings)
+        plane = load_dataplane(settings, concurrency=settings.threads)
     except ServekitError as exc:
         loadfail.report(exc, loadfail.start_folder())
         logging.shutdown()

@@ -1,0 +1,149 @@
+"""The batcher: requests of one process meet here and the model is called once for many.
+
+A request's thread (uWSGI's, or a job worker's) has bound its arguments; it calls
+:meth:`Batcher.submit` and blocks. One thread per process (started at the first submit,
+so after the fork) takes the oldest waiting request, waits at most ``max_wait_ms`` from
+its arrival for others (never when no other request can arrive: ``capacity`` is how many
+requests this process handles at once), calls ``run`` with up to ``max_size`` of them,
+and hands each its own result. When that call raises, each request is run again alone,
+so only the one that caused it fails; a result that is not one per request
+(:class:`~servekit.errors.BatchMismatch`) fails them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from servekit.core.batching import BatchOptions
+from servekit.core.binding import BoundCall
+from servekit.errors import BatchMismatch
+
+__all__ = ["BatchObserver", "Batcher"]
+
+BatchObserver = Callable[[int, float, float], None]
+"""Sees each batch: its size, how long its first request waited, the model's seconds."""
+
+
+class _Pending:
+    __slots__ = ("arrived", "bound", "done", "error", "result")
+
+    def __init__(self, bound: BoundCall, arrived: float) -> None:
+        self.bound = bound
+        self.arrived = arrived
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def finish(self, result: Any) -> None:
+        self.result = result
+        self.done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.done.set()
+
+
+class Batcher:
+    """Groups the bound calls of one process into calls of ``run`` (a runtime's
+    ``predict_batch``: bound calls -> one result each)."""
+
+    def __init__(
+        self,
+        run: Callable[[Sequence[BoundCall]], list[Any]],
+        options: BatchOptions,
+        capacity: int,
+        on_batch: BatchObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if options.max_size is None or options.max_wait_ms is None:
+            raise ValueError("Batcher needs resolved options (BatchOptions.resolved)")
+        self.run = run
+        self.max_size = options.max_size
+        self.max_wait = options.max_wait_ms / 1000
+        self.capacity = max(1, capacity)
+        self.on_batch = on_batch
+        self.clock = clock
+        self._pid = -1
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._queue: deque[_Pending] = deque()
+
+    def submit(self, bound: BoundCall) -> Any:
+        """This request's result from a batch call; what the model raised for it."""
+        pending = _Pending(bound, self.clock())
+        with self._lock:
+            if self._pid != os.getpid():  # the first submit of this process
+                self._start()
+            self._queue.append(pending)
+            self._arrived.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._queue.clear()  # what a parent process had queued is not this one's
+        thread = threading.Thread(target=self._loop, name="servekit-batcher", daemon=True)
+        thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._serve(self._take())
+
+    def _take(self) -> list[_Pending]:
+        """The next batch: the oldest request and those that came within its wait."""
+        limit = min(self.max_size, self.capacity)
+        with self._lock:
+            while not self._queue:
+                self._arrived.wait()
+            until = self._queue[0].arrived + self.max_wait
+            while len(self._queue) < limit:
+                left = until - self.clock()
+                if left <= 0:
+                    break
+                self._arrived.wait(left)
+            count = min(len(self._queue), self.max_size)
+            return [self._queue.popleft() for _ in range(count)]
+
+    def _serve(self, group: list[_Pending]) -> None:
+        started = self.clock()
+        failed: BaseException | None = None
+        try:
+            results = self.run([p.bound for p in group])
+        except BatchMismatch as exc:
+            for pending in group:
+                pending.fail(exc)
+        except BaseException as exc:
+            failed = exc
+        else:
+            if len(results) != len(group):
+                wrong = BatchMismatch(f"{len(results)} results for {len(group)} requests")
+                for pending in group:
+                    pending.fail(wrong)
+            else:
+                for pending, result in zip(group, results, strict=True):
+                    pending.finish(result)
+        if failed is not None:  # find the request that caused it: each alone
+            if len(group) == 1:
+                group[0].fail(failed)
+            else:
+                for pending in group:
+                    self._serve_one(pending)
+        if self.on_batch is not None:
+            with contextlib.suppress(Exception):  # metrics must never stop the batcher
+                self.on_batch(len(group), started - group[0].arrived, self.clock() - started)
+
+    def _serve_one(self, pending: _Pending) -> None:
+        try:
+            (result,) = self.run([pending.bound])
+        except BaseException as exc:
+            pending.fail(exc)
+        else:
+            pending.finish(result)
