@@ -100,14 +100,16 @@ def _private(path: Path) -> None:
     """Make the database file readable by its owner only (0600, whatever the umask)
     before SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the same mode.
     A file an earlier servekit made readable by others is tightened too (when ours)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    # Never open (and close) the file itself when it exists: closing any descriptor of
+    # it drops every POSIX lock this process holds on it, those of the connections
+    # other threads have open, and SQLite then fails ("disk I/O error") or worse.
     try:
-        status = os.fstat(fd)
-        if status.st_mode & 0o077 and status.st_uid == os.geteuid():
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)  # a new file: no connection can have it open yet
+    for extra in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             status = extra.stat()
             if status.st_mode & 0o077 and status.st_uid == os.geteuid():
