@@ -13,7 +13,13 @@ from servekit.logs import json_configured, log_fd, write_line
 from servekit.runtimes import make_runtime, parse_target
 from servekit.settings import Settings
 
-__all__ = ["EXIT_LOAD_FAILED", "load_dataplane", "release_of", "report_load_error"]
+__all__ = [
+    "EXIT_LOAD_FAILED",
+    "batch_calls",
+    "load_dataplane",
+    "release_of",
+    "report_load_error",
+]
 
 EXIT_LOAD_FAILED = 22
 """Exit status of a process that could not load the model (uWSGI's "failed to load app":
@@ -48,7 +54,7 @@ def load_dataplane(settings: Settings, concurrency: int = 0) -> DataPlane:
         log.warning("%s", warning)
     if settings.capture:
         _capture(settings, plane)
-    _batch(plane, concurrency)
+    batch_calls(plane, concurrency)
     log.info(
         "model loaded",
         extra={
@@ -60,7 +66,7 @@ def load_dataplane(settings: Settings, concurrency: int = 0) -> DataPlane:
     return plane
 
 
-def _batch(plane: DataPlane, concurrency: int) -> None:
+def batch_calls(plane: DataPlane, concurrency: int) -> None:
     """Put a batched model's calls through this process's batcher (``plane.dispatch``),
     where the requests of its ``concurrency`` threads meet."""
     runtime = plane.runtime

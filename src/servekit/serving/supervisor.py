@@ -76,12 +76,12 @@ def job_worker(settings: Settings) -> Child:
 
         from servekit.jobs.config import job_store
         from servekit.jobs.runner import JobRunner
-        from servekit.jobs.worker import Worker
-        from servekit.loading import EXIT_LOAD_FAILED, load_dataplane
+        from servekit.loading import EXIT_LOAD_FAILED, batch_calls, load_dataplane
         from servekit.logs import capture_prints
         from servekit.metrics.jobs import JobMetrics
         from servekit.serving import loadfail
         from servekit.serving.deadline import Deadline
+        from servekit.serving.job_slots import run_slots
 
         capture_prints()
         # A job's time limit is the async one, for runtimes that time calls themselves (R).
@@ -94,8 +94,11 @@ def job_worker(settings: Settings) -> Child:
             return EXIT_LOAD_FAILED
         deadline = Deadline(settings.async_timeout, lambda: None, "SERVEKIT_ASYNC_TIMEOUT")
         runner = JobRunner(plane, settings.async_max_result_bytes, deadline.run)
+        options = getattr(plane.runtime, "batch_options", None)
+        slots = options.max_size if options is not None else 1
+        batch_calls(plane, slots if slots > 1 else 0)  # jobs in hand meet in one call
         try:
-            Worker(store, runner, JobMetrics(CollectorRegistry()), stop).run()
+            run_slots(store, runner, JobMetrics(CollectorRegistry()), stop, slots)
         finally:
             store.close()
             plane.runtime.close()
