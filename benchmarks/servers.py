@@ -1,8 +1,9 @@
-"""Start the two servers under test the same way: uWSGI, same processes, same cores.
+"""Start the servers under test the same way: same processes, same cores.
 
 ``servekit`` is started with its real command (``python -m servekit serve``), from the
 working tree or, with ``src``, from another tree's ``src`` folder (``--against``); the
-baseline is a bare Flask app on uWSGI (:mod:`benchmarks.baseline_app`). Each runs pinned
+baseline is a bare Flask app on uWSGI (:mod:`benchmarks.baseline_app`); ``mlflow`` is
+MLflow's own scoring server (``mlflow models serve``: uvicorn). Each runs pinned
 to the server cores (taskset), its cold start is timed from process start to the first
 correct answer, and the resident memory of its whole process tree is sampled while it
 runs.
@@ -158,11 +159,32 @@ def start(
     src: Path | None = None,
     log: Path | None = None,
 ) -> Server:
-    """Start ``servekit`` (with ``extra`` flags) or ``baseline`` serving ``target``; wait
-    for a correct answer. ``src``: import servekit from that folder first (uWSGI's workers
-    inherit the environment); ``log``: the server's output goes there."""
+    """Start ``servekit`` (with ``extra`` flags), ``baseline`` or ``mlflow`` (MLflow's own
+    scoring server, ``mlflow models serve`` in this environment, ``processes`` uvicorn
+    workers) serving ``target``; wait for a correct answer. ``src``: import servekit from
+    that folder first (uWSGI's workers inherit the environment); ``log``: the server's
+    output goes there."""
     env = {**os.environ, "PYTHONPATH": pythonpath(src)}
-    if name == "servekit":
+    if name == "mlflow":  # it runs `exec uvicorn ...` in a shell: the venv's, on PATH
+        bin_dir = Path(sys.executable).parent
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        command = [
+            str(bin_dir / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            target,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--workers",
+            str(processes),
+            *extra,
+        ]
+    elif name == "servekit":
         command = [
             sys.executable,
             "-m",

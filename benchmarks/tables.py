@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["against_tables", "front_table", "table", "tensor_table", "v2_table"]
+__all__ = [
+    "FIGURES",
+    "Figure",
+    "against_tables",
+    "front_table",
+    "table",
+    "tensor_table",
+    "v2_table",
+]
 
 
-def table(report: dict[str, Any], ours: str = "servekit", other: str = "baseline") -> str:
-    """The markdown table: every figure for ``ours`` and ``other`` (the baseline, or
-    servekit at another revision), and their ratio; empty if no model ran both."""
+Figure = tuple[str, Callable[[dict[str, Any]], float]]
+"""A table's line: its label, and how to read it from a run."""
+
+FIGURES: list[Figure] = [
+    ("p50 ms @100 rps", lambda r: r["open_loop"]["p50_ms"]),
+    ("p90 ms @100 rps", lambda r: r["open_loop"]["p90_ms"]),
+    ("p99 ms @100 rps", lambda r: r["open_loop"]["p99_ms"]),
+    ("max ms @100 rps", lambda r: r["open_loop"]["max_ms"]),
+    ("errors", lambda r: r["open_loop"]["errors"] + r["closed_loop"]["errors"]),
+    ("saturation req/s", lambda r: r["closed_loop"]["requests_per_second"]),
+    ("cold start s", lambda r: r["cold_start_s"]),
+    ("peak RSS per worker MB", lambda r: r["peak_worker_rss_mb"]),
+    ("peak RSS process tree MB", lambda r: r["peak_tree_rss_mb"]),
+]
+"""The main table's figures: the open loop's, the closed loop's, then the server's."""
+
+
+def table(
+    report: dict[str, Any],
+    ours: str = "servekit",
+    other: str = "baseline",
+    figures: list[Figure] = FIGURES,
+) -> str:
+    """The markdown table: every figure (``figures``) for ``ours`` and ``other`` (the
+    baseline, servekit at another revision, MLflow's server), and their ratio; empty if
+    no model ran both."""
     lines = [f"| model | figure | {ours} | {other} | {ours}/{other} |", "|---|---|---:|---:|---:|"]
-    figures = [
-        ("p50 ms @100 rps", lambda r: r["open_loop"]["p50_ms"]),
-        ("p90 ms @100 rps", lambda r: r["open_loop"]["p90_ms"]),
-        ("p99 ms @100 rps", lambda r: r["open_loop"]["p99_ms"]),
-        ("max ms @100 rps", lambda r: r["open_loop"]["max_ms"]),
-        ("errors", lambda r: r["open_loop"]["errors"] + r["closed_loop"]["errors"]),
-        ("saturation req/s", lambda r: r["closed_loop"]["requests_per_second"]),
-        ("cold start s", lambda r: r["cold_start_s"]),
-        ("peak RSS per worker MB", lambda r: r["peak_worker_rss_mb"]),
-        ("peak RSS process tree MB", lambda r: r["peak_tree_rss_mb"]),
-    ]
     runs = {(r["model"], r["server"]): r for r in report["runs"]}
     for model in dict.fromkeys(r["model"] for r in report["runs"]):
         if (model, ours) not in runs or (model, other) not in runs:
