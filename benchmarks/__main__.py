@@ -13,7 +13,9 @@ Echo and the ONNX graph are also measured over V2 REST, JSON and binary, on the 
 servekit server as ``/model``, and a 1 MB tensor in both forms (:mod:`benchmarks.v2`,
 :mod:`benchmarks.tensor`; shorter loops with ``--short``); ``--v2`` runs only those, V2
 over gRPC included. The full run (and ``--capture`` alone) also measures prediction
-capture: off, to a file, to a dead HTTP sink (:mod:`benchmarks.capture`).
+capture: off, to a file, to a dead HTTP sink (:mod:`benchmarks.capture`). ``--mlflow``
+runs only servekit's MLflow runtime against MLflow's own scoring server, same model, same
+processes (:mod:`benchmarks.mlflow_bench`; shorter loops with ``--short``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from benchmarks import v2
+from benchmarks import mlflow_bench, v2
 from benchmarks.against import AgainstError, Old, checkout, interleave
 from benchmarks.capture import capture_runs, capture_table, write_alone
 from benchmarks.capture import missed as capture_missed
@@ -312,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only prediction capture: echo with capture off, to a file, to a dead HTTP sink",
     )
     parser.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="only MLflow: the scikit-learn classifier on servekit and on mlflow models serve",
+    )
+    parser.add_argument(
         "--against",
         metavar="REV",
         help="also run servekit as it was at git revision REV (a commit, tag, HEAD~1...)",
@@ -335,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.capture:
         return _capture_only(args.out)
+    if args.mlflow:
+        return _mlflow_only(args.out, (10, 5) if args.short else (20, 10), args.check)
     models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
     if args.fronts or args.v2:
         models = ["echo", "numpy"] if args.fronts else ["echo", "onnx"]
@@ -383,13 +392,40 @@ def _captures(layout: dict[str, Any], seconds: tuple[float, float]) -> list[dict
     )
 
 
-def _capture_only(out: str) -> int:
-    """``--capture``: only what capture costs, with the full run's loops."""
+def _pinned() -> dict[str, Any]:
+    """The run's cores (:func:`layout`), this process pinned to the load generators'."""
     server_cpus, processes, load_cpu = layout()
     os.sched_setaffinity(0, {load_cpu})
-    place = {"server_cpus": server_cpus, "processes": processes, "load_cpu": load_cpu}
+    return {"server_cpus": server_cpus, "processes": processes, "load_cpu": load_cpu}
+
+
+def _capture_only(out: str) -> int:
+    """``--capture``: only what capture costs, with the full run's loops."""
+    place = _pinned()
     report = {"machine": machine(), "layout": place, "capture": _captures(place, (20, 10))}
     return write_alone(report, out)
+
+
+def _mlflow_only(out: str, seconds: tuple[float, float], check: bool) -> int:
+    """``--mlflow``: servekit's MLflow runtime against ``mlflow models serve``
+    (:mod:`benchmarks.mlflow_bench`); with ``check``, 1 when servekit breaks the promise."""
+    place = _pinned()
+    cpus, processes, load_cpu = place["server_cpus"], place["processes"], place["load_cpu"]
+    print(f"# machine: {machine()}", flush=True)
+    print(f"# servers pinned to CPU {cpus} ({processes} process(es)), load on CPU {load_cpu}")
+    runs = mlflow_bench.mlflow_runs(cpus, processes, 19000, str(load_cpu), seconds)
+    report = {"machine": machine(), "layout": place, **runs}
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"# {report['stack']}, {processes} worker(s) each")
+    print(mlflow_bench.mlflow_table(report))
+    for line in mlflow_bench.missed(report):
+        print(f"# target missed (not a failure): {line}")
+    broken, _ = verdicts(report)  # servekit's rows keep the promise; no baseline here
+    for line in broken:
+        print(f"# PRODUCT PROMISE BROKEN: {line}")
+    print(f"# results written to {out}")
+    return 1 if check and broken else 0
 
 
 if __name__ == "__main__":
