@@ -390,12 +390,6 @@ def test_poisoned_rows_fail_alone_in_every_protocol(tagger: Address) -> None:
     own_rows(after, at_once([partial(send, tagger, request) for request in after]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: V2 describes a batched model's outputs by the batch's return annotation "
-    "(list[dict] -> output0, BYTES [1]), not a row's (dict: unknown until it answers), so "
-    "naming a row's output is refused (src/servekit/protocols/v2/outputs.py)",
-)
 def test_v2_describes_a_batched_models_outputs_as_one_rows(tagger: Address) -> None:
     """Each request's answer is one row of ``tagged``'s ``-> list[dict]``: a dict, as an
     unbatched ``-> dict`` model answers, whose outputs V2 leaves unknown until it answers

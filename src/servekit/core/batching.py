@@ -24,7 +24,15 @@ from servekit.core.binding import BoundCall
 from servekit.core.signature import EMPTY, Param, ParamKind, Signature
 from servekit.errors import BatchMismatch
 
-__all__ = ["BatchOptions", "batch", "gather", "options_of", "row_signature", "scatter"]
+__all__ = [
+    "BatchOptions",
+    "batch",
+    "gather",
+    "options_of",
+    "row_signature",
+    "row_type",
+    "scatter",
+]
 
 _MARK = "__servekit_batch__"
 DEFAULT_MAX_SIZE = 32
@@ -104,6 +112,15 @@ def row_signature(signature: Signature, where: str) -> Signature:
                 annotation = EMPTY
         params.append(Param(param.name, param.kind, annotation, param.default))
     return replace(signature, params=tuple(params), warnings=tuple(warnings))
+
+
+def row_type(annotation: Any) -> Any:
+    """One row's type of a batched function's ``list[T]`` (or ``Sequence[T]``) return
+    annotation: ``T``; None when it says nothing per row."""
+    arguments = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (list, Sequence, typing.Sequence) and len(arguments) == 1:
+        return arguments[0]
+    return None
 
 
 def gather(bounds: Sequence[BoundCall], params: Sequence[Param]) -> dict[str, list[Any]]:

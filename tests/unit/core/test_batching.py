@@ -152,3 +152,14 @@ def test_an_onnx_graph_is_batched_by_the_setting(tmp_path: Path) -> None:
     target = parse_target("m.onnx", str(tmp_path))
     assert batch_size(target, Settings()) == 0
     assert batch_size(target, Settings(batch_max_size=16)) == 16
+
+
+def test_one_rows_return_type() -> None:
+    from collections.abc import Sequence
+
+    from servekit.core.batching import row_type
+
+    assert row_type(list[dict[str, int]]) == dict[str, int]
+    assert row_type(Sequence[float]) is float
+    assert row_type(dict) is None
+    assert row_type(None) is None

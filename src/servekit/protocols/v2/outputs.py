@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from servekit import errors
+from servekit.core.batching import row_type
 from servekit.core.signature import Param
 from servekit.core.tensors import TensorSpec
 from servekit.protocols.v2.datatypes import datatype_of
@@ -118,6 +119,8 @@ def output_metadata(runtime: Any, served: Any) -> list[dict[str, Any]]:
     except Exception:  # an unresolvable forward reference: the inputs' warning says so
         return []
     returned = hints.get("return")
+    if getattr(runtime, "batch_options", None) is not None:  # a list: one element per row
+        returned = row_type(returned)
     if returned is None or returned is type(None) or typing.get_origin(returned) is dict:
         return []
     if typing.is_typeddict(returned):
