@@ -1,6 +1,6 @@
 """Whether a TARGET is a batched model, known before uWSGI starts (so its threads can be
 set): a Python function or method marked ``@servekit.batch`` (read in its source, run
-none of it), or an ONNX graph with ``SERVEKIT_BATCH_MAX_SIZE`` above 1."""
+none of it), or an ONNX graph or MLflow model with ``SERVEKIT_BATCH_MAX_SIZE`` above 1."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ __all__ = ["batch_size"]
 def batch_size(target: Target, settings: Settings) -> int:
     """The batch size a batched TARGET asks for (its requests must meet in one process:
     ``servekit serve`` gives each worker as many threads), else 0."""
-    if target.runtime == "onnx":
+    if target.runtime in ("onnx", "mlflow"):  # batched by the setting, when the model can
         return settings.batch_max_size if settings.batch_max_size > 1 else 0
     if target.runtime != "python" or target.path is None or not target.path.is_file():
         return 0

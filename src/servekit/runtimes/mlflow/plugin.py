@@ -23,7 +23,8 @@ def make(target: Target, context: RuntimeContext) -> Runtime:
     """The (not yet loaded) MLflow runtime for ``target``."""
     from servekit.runtimes.mlflow.runtime import MlflowRuntime
 
-    return MlflowRuntime(target)
+    settings = context.settings
+    return MlflowRuntime(target, (settings.batch_max_size, settings.batch_max_wait_ms))
 
 
 def check(target: Target, project_dir: Path) -> None:

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
+from servekit.core.batching import BatchOptions
+from servekit.core.binding import BoundCall
 from servekit.core.signature import ParamKind, Signature
 from servekit.errors import LoadError
+from servekit.runtimes.mlflow.batched import predict_rows
 from servekit.runtimes.mlflow.frames import as_column, frame, jsonable, refusal, table
 from servekit.runtimes.mlflow.scoring import ScoringInput
 from servekit.runtimes.mlflow.signature import Layout, layout_of
@@ -46,8 +50,11 @@ class MlflowRuntime:
 
     kind = "mlflow"
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, batching: tuple[int, float] = (0, -1.0)) -> None:
         self.target = target
+        self.batch_options: BatchOptions | None = None
+        """Set by ``SERVEKIT_BATCH_MAX_SIZE`` above 1 for a model that takes a table."""
+        self._batching = batching
         self.model: Any = None
         """The ``mlflow.pyfunc.PyFuncModel`` (after :meth:`load`)."""
         self._layout: Layout | None = None
@@ -74,6 +81,9 @@ class MlflowRuntime:
             text = getattr(exc, "message", None) or str(exc)
             raise LoadError(f"{where}: {type(exc).__name__}: {text}") from exc
         self._layout = layout_of(self.model.metadata.signature, self.target.spec)
+        size, wait = self._batching
+        if size > 1 and self._layout.form in ("columns", "table", "any"):
+            self.batch_options = BatchOptions().resolved(size, wait)
         self._positional = tuple(
             p.name
             for p in self._layout.signature.params
@@ -96,6 +106,24 @@ class MlflowRuntime:
         (the result JSON-ready), or from a :class:`ScoringInput` (the raw result)."""
         if args and type(args[0]) is ScoringInput:
             return self._predict(args[0].data, args[0].params, "")
+        data, params = self._input(args, kwargs)
+        return jsonable(self._predict(data, params, "data"))
+
+    def predict_batch(self, calls: Sequence[BoundCall]) -> list[Any]:
+        """Many requests' rows in one ``predict`` (:mod:`.batched`); each request's
+        result as :meth:`predict` gives it."""
+        if len(calls) == 1:
+            return [self.predict(calls[0].args, calls[0].kwargs)]
+        scoring = [bool(c.args) and type(c.args[0]) is ScoringInput for c in calls]
+        inputs = [
+            (c.args[0].data, c.args[0].params) if raw else self._input(c.args, c.kwargs)
+            for c, raw in zip(calls, scoring, strict=True)
+        ]
+        results = predict_rows(inputs, lambda data, params: self._predict(data, params, "data"))
+        return [r if raw else jsonable(r) for r, raw in zip(results, scoring, strict=True)]
+
+    def _input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        """What ``predict`` takes for bound arguments: (data, params or None)."""
         layout = self.layout
         values = dict(zip(self._positional, args, strict=False))
         values.update(kwargs)
@@ -115,7 +143,7 @@ class MlflowRuntime:
                 if value is not None or name not in known  # None: an optional column left out
             }
             data = frame(columns, known)
-        return jsonable(self._predict(data, params or None, "data"))
+        return data, params or None
 
     def _predict(self, data: Any, params: dict[str, Any] | None, root: str) -> Any:
         try:
