@@ -216,6 +216,58 @@ def test_servekit_build_turns_a_project_folder_into_a_running_image(
         container.remove()
 
 
+def test_servekit_build_serves_an_mlflow_model_folder_as_it_is(
+    env: dict[str, str], built: list[str]
+) -> None:
+    """A Domino user's registered model: the folder MLflow wrote, no --target, its
+    requirements installed and checked; served in Domino's envelope and at /invocations."""
+    from tests import mlflow_models
+
+    folder = Path(env["CONTAINERS_CONF"]).parent / "churn-mlflow"
+    rows = mlflow_models.churn_frame(rows=3, seed=11)
+    with mlflow_models.quiet():  # MLflow warns at import and save about its type hints
+        import mlflow.pyfunc
+
+        mlflow_models.classifier(folder)
+        expected = [int(v) for v in mlflow.pyfunc.load_model(str(folder)).predict(rows)]
+    # A model saved with a Python the base does not have fails before anything is installed.
+    wrong = Path(env["CONTAINERS_CONF"]).parent / "churn-py38"
+    sh(["cp", "-r", str(folder), str(wrong)], env)
+    (wrong / "python_env.yaml").write_text("python: 3.8.10\n")
+    refused = sh(
+        [*BUILD, str(wrong), "--tag", "servekit-test/churn-py38:1", "--quiet"], env, check=False
+    )
+    assert refused.returncode != 0
+    assert re.search(
+        r"^servekit: the model was saved with Python 3\.8\.10 \(python_env\.yaml\) and this "
+        r"base image has Python 3\.\d+",
+        refused.stderr,
+        re.M,
+    ), refused.stderr[-3000:]
+    assert not re.search(r"^\[\d+/\d+\] RUN pip install", refused.stderr, re.M)
+    built.append("servekit-test/churn-mlflow:1")
+    done = sh([*BUILD, str(folder), "--tag", built[-1], f"--engine-arg={CERTS}"], env, timeout=900)
+    assert 'SERVEKIT_TARGET="."' in done.stdout
+    assert "&& pip check" in done.stdout
+    container = run_container(built[-1], env)
+    try:
+        records = rows.to_dict(orient="records")
+        reply = post_json(f"{container.url}/model", {"data": records})
+        assert reply.status == 200, reply.body
+        assert reply.body["result"] == expected
+        assert reply.body["release"]["model_name"] == "churn-mlflow"
+        split = {"dataframe_split": rows.to_dict(orient="split")}
+        split["dataframe_split"].pop("index")
+        scored = post_json(f"{container.url}/invocations", split)
+        assert (scored.status, scored.body) == (200, {"predictions": expected})
+        bad = post_json(f"{container.url}/model", {"data": {"tenure": "x"}})
+        assert bad.status == 422
+        assert {d["path"] for d in bad.body["error"]["details"]} >= {"data.tenure"}
+        assert _user_of_pid_1(container) == "10001"
+    finally:
+        container.remove()
+
+
 def test_the_r_image_serves_an_r_model(env: dict[str, str], built: list[str]) -> None:
     built.append("servekit-test/r-score:1")
     cli = [*BUILD, str(ROOT / "examples" / "r_score")]
