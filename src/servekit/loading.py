@@ -102,7 +102,8 @@ def batch_calls(plane: DataPlane, concurrency: int) -> None:
     from servekit.metrics.batching import BatchMetrics
 
     metrics = BatchMetrics(CollectorRegistry())
-    plane.dispatch = Batcher(predict_batch, options, concurrency, metrics.observe).submit
+    batcher = Batcher(predict_batch, options, concurrency, metrics.observe)
+    plane.dispatch, plane.dispatch_many = batcher.submit, batcher.submit_many
 
 
 def _capture(settings: Settings, plane: DataPlane) -> None:

@@ -87,6 +87,20 @@ class Batcher:
             raise pending.error
         return pending.result
 
+    def submit_many(self, bounds: Sequence[BoundCall]) -> list[tuple[Any, BaseException | None]]:
+        """Many calls of one request at once (KServe V1's instances): each one's result
+        or error, in order; they join batches as if sent together."""
+        now = self.clock()
+        pendings = [_Pending(bound, now) for bound in bounds]
+        with self._lock:
+            if self._pid != os.getpid():
+                self._start()
+            self._queue.extend(pendings)
+            self._arrived.notify()
+        for pending in pendings:
+            pending.done.wait()
+        return [(p.result, p.error) for p in pendings]
+
     def _start(self) -> None:
         self._pid = os.getpid()
         self._queue.clear()  # what a parent process had queued is not this one's

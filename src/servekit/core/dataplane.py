@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,9 @@ class Observed:
     model_seconds: float
 
 
+Outcome = tuple[Any, BaseException | None]
+"""A batched call's result, or what it raised."""
+
 Observer = Callable[[Observed], None]
 """Sees every prediction (:attr:`DataPlane.observer`); must never raise or block."""
 
@@ -62,6 +65,8 @@ class DataPlane:
     dispatch: Callable[[BoundCall], Any] | None = None
     """Calls the model instead of ``runtime.predict``: a batcher's ``submit`` for a
     batched model, where requests meet (:mod:`servekit.batching`); None calls it here."""
+    dispatch_many: Callable[[Sequence[BoundCall]], list[Outcome]] | None = None
+    """The batcher's ``submit_many``: a request's many calls at once (:meth:`call_all`)."""
 
     def __init__(
         self,
@@ -116,6 +121,34 @@ class DataPlane:
         observer(Observed(request_id, protocol, bound, result, None, self.clock() - started))
         return result
 
+    def call_all(
+        self, bounds: Sequence[BoundCall], request_id: str, protocol: str = ""
+    ) -> list[Any]:
+        """Many calls of one request (KServe V1's instances), each a prediction of
+        ``protocol``: their results, or a :class:`ServekitError` in the place of each
+        call that failed. A batcher takes them all at once; otherwise they run one by
+        one, and the first that fails is the last (the list stops there)."""
+        many = self.dispatch_many
+        if many is None:
+            out: list[Any] = []
+            for bound in bounds:
+                try:
+                    out.append(self.call(bound, request_id, protocol=protocol))
+                except ServekitError as exc:
+                    out.append(exc)
+                    break
+            return out
+        started = self.clock()
+        outcomes = many(bounds)
+        seconds = self.clock() - started
+        results: list[Any] = []
+        for bound, (result, error) in zip(bounds, outcomes, strict=True):
+            failed = None if error is None else self._failure(error, request_id)
+            if self.observer is not None and protocol:
+                self.observer(Observed(request_id, protocol, bound, result, failed, seconds))
+            results.append(result if failed is None else failed)
+        return results
+
     def _call(self, bound: BoundCall, request_id: str, method: Callable[..., Any] | None) -> Any:
         try:
             if method is not None:
@@ -126,18 +159,25 @@ class DataPlane:
             return self.runtime.predict(bound.args, bound.kwargs)
         except DeadlineExpired:
             raise
-        except ServekitError as exc:  # a runtime's own answer (R's error, its timeout)
+        except BaseException as exc:  # sys.exit() or KeyboardInterrupt in user code too
+            failure = self._failure(exc, request_id)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    def _failure(self, exc: BaseException, request_id: str) -> ServekitError:
+        """What the model raised as the request's error, logged: a runtime's own answer
+        (R's error, its timeout) as it is, anything else a ModelError with its traceback."""
+        if isinstance(exc, DeadlineExpired):
+            raise exc
+        if isinstance(exc, ServekitError):
             if exc.code == ModelError.code:
                 log.error("model raised: %s", exc.message, extra={"request_id": request_id})
-            raise
-        except BaseException as exc:  # sys.exit() or KeyboardInterrupt in user code too
-            log.error(
-                "model raised %s",
-                type(exc).__name__,
-                exc_info=exc,
-                extra={"request_id": request_id},
-            )
-            raise ModelError(_exception_text(exc)) from exc
+            return exc
+        log.error(
+            "model raised %s", type(exc).__name__, exc_info=exc, extra={"request_id": request_id}
+        )
+        return ModelError(_exception_text(exc))
 
     def run(self, call: Call, request_id: str, protocol: str = "") -> tuple[Any, float]:
         """Bind and call (a prediction of ``protocol``, when given): the model's raw

@@ -126,3 +126,15 @@ def test_a_failing_metrics_observer_never_stops_the_batcher() -> None:
 def test_unresolved_options_are_refused() -> None:
     with pytest.raises(ValueError, match="resolved options"):
         Batcher(Model(), BatchOptions(None, 5), capacity=2)
+
+
+def test_a_requests_many_calls_join_one_batch_and_keep_their_order() -> None:
+    """KServe V1's instances of one request: one wait, one call, each its own result."""
+    model = Model(poison="r2")
+    batcher = Batcher(model, BatchOptions(8, 300), capacity=8)
+    started = time.monotonic()
+    outcomes = batcher.submit_many([BoundCall((), {"tag": f"r{i}", "x": i}) for i in range(5)])
+    assert time.monotonic() - started < 0.9  # not 5 waits of 300 ms
+    assert model.batches[0] == [f"r{i}" for i in range(5)]
+    assert [r for r, e in outcomes if e is None] == [(f"r{i}", 2 * i) for i in (0, 1, 3, 4)]
+    assert isinstance(outcomes[2][1], ValueError)

@@ -106,16 +106,14 @@ class KServeV1Codec:
         plane = self.plane
         calls = self._bind(key, instances)
         clock = plane.clock
-        predictions: list[Any] = []
-        seconds = 0.0
-        for index, bound in enumerate(calls):
-            started = clock()
-            try:
-                predictions.append(plane.call(bound, request_id, protocol="kserve_v1"))
-            except errors.ModelError as exc:
-                raise errors.ModelError(f"{key}[{index}]: {exc.message}") from exc
-            finally:
-                seconds += clock() - started
+        started = clock()
+        predictions = plane.call_all(calls, request_id, protocol="kserve_v1")
+        seconds = clock() - started
+        for index, outcome in enumerate(predictions):
+            if isinstance(outcome, errors.ModelError):
+                raise errors.ModelError(f"{key}[{index}]: {outcome.message}") from outcome
+            if isinstance(outcome, errors.ServekitError):
+                raise outcome
         return predictions, seconds
 
     def _bind(self, key: str, instances: list[Any]) -> list[BoundCall]:
