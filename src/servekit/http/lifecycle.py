@@ -55,6 +55,7 @@ __all__ = [
     "Gate",
     "Lifecycle",
     "Recorder",
+    "render_error",
     "request_id",
 ]
 
@@ -89,6 +90,12 @@ _RENDERERS: dict[str, Callable[[errors.ServekitError, str], tuple[int, bytes]]] 
     MLFLOW: lambda error, rid: mlflow_error(error),
 }
 """Each envelope's status and body for an error (and the request id)."""
+
+
+def render_error(error: errors.ServekitError, envelope: str, rid: str) -> tuple[int, bytes]:
+    """The status and body of ``error`` in ``envelope``'s shape (a route's
+    :attr:`~servekit.http.routes.Route.envelope`), as every worker answers it."""
+    return _RENDERERS[envelope](error, rid)
 
 
 def request_id(environ: dict[str, Any]) -> str:
@@ -196,7 +203,7 @@ class Lifecycle:
             log.error("unhandled error", exc_info=exc, extra={"request_id": rid})
             error = errors.ServekitError("internal error; see the server log")
         self.telemetry.error(error.code)
-        status, body = _RENDERERS[envelope](error, rid)
+        status, body = render_error(error, envelope, rid)
         return status, error.headers, body
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 from servekit.errors import ServekitError
 from servekit.http.front import NGINX_ANSWERS
-from servekit.http.lifecycle import _RENDERERS
+from servekit.http.lifecycle import render_error
 from servekit.http.routes import DOMINO, ROUTES, Route
 
 __all__ = ["ERROR_PREFIX", "error_locations", "error_pages", "shape_maps", "shapes"]
@@ -98,7 +98,7 @@ def error_locations(routes: Iterable[Route] = ROUTES) -> str:
 
 def body(error: ServekitError, shape: str) -> str:
     """``error`` in ``shape`` as an nginx literal; its request id is ``$request_id``."""
-    _, rendered = _RENDERERS[shape](error, _REQUEST_ID_MARK)
+    _, rendered = render_error(error, shape, _REQUEST_ID_MARK)
     text = rendered.decode()
     if "'" in text or "\\" in text or "$" in text:
         raise ValueError(f"not an nginx literal: {text!r}")
