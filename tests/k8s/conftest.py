@@ -237,18 +237,6 @@ def rendered(cases: dict[str, Path]) -> dict[str, list[dict[str, Any]]]:
     return {case: kustomize(folder) for case, folder in cases.items()}
 
 
-@pytest.fixture(scope="session")
-def rendered_files(
-    rendered: dict[str, list[dict[str, Any]]], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A folder with one YAML file of rendered manifests per combination."""
-    folder = tmp_path_factory.mktemp("k8s-rendered")
-    for case, documents in rendered.items():
-        name = case.replace(":", "-").replace("/", "-")
-        (folder / f"{name}.yaml").write_text(yaml.safe_dump_all(documents), encoding="utf-8")
-    return folder
-
-
 def venv_tool(name: str, env: str, hint: str, *elsewhere: Path) -> str:
     """``$env``, a console script of the test environment or one of ``elsewhere``, else
     a failed test."""
