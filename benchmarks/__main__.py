@@ -15,7 +15,9 @@ servekit server as ``/model``, and a 1 MB tensor in both forms (:mod:`benchmarks
 over gRPC included. The full run (and ``--capture`` alone) also measures prediction
 capture: off, to a file, to a dead HTTP sink (:mod:`benchmarks.capture`). ``--mlflow``
 runs only servekit's MLflow runtime against MLflow's own scoring server, same model, same
-processes (:mod:`benchmarks.mlflow_bench`; shorter loops with ``--short``).
+processes (:mod:`benchmarks.mlflow_bench`; shorter loops with ``--short``). ``--batching``
+runs only adaptive batching off and on, an MLP as an ONNX graph and in numpy
+(:mod:`benchmarks.batching`; shorter loops with ``--short``, a smoke test).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from benchmarks import mlflow_bench, v2
+from benchmarks import batching, mlflow_bench, v2
 from benchmarks.against import AgainstError, Old, checkout, interleave
 from benchmarks.capture import capture_runs, capture_table, write_alone
 from benchmarks.capture import missed as capture_missed
@@ -319,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only MLflow: the scikit-learn classifier on servekit and on mlflow models serve",
     )
     parser.add_argument(
+        "--batching",
+        action="store_true",
+        help="only adaptive batching: an MLP (ONNX graph, numpy) with batching off and on",
+    )
+    parser.add_argument(
         "--against",
         metavar="REV",
         help="also run servekit as it was at git revision REV (a commit, tag, HEAD~1...)",
@@ -342,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.capture:
         return _capture_only(args.out)
+    if args.batching:
+        return _batching_only(args.out, (2, 1, 1) if args.short else (6, 4, 4))
     if args.mlflow:
         return _mlflow_only(args.out, (10, 5) if args.short else (20, 10), args.check)
     models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
@@ -426,6 +435,24 @@ def _mlflow_only(out: str, seconds: tuple[float, float], check: bool) -> int:
         print(f"# PRODUCT PROMISE BROKEN: {line}")
     print(f"# results written to {out}")
     return 1 if check and broken else 0
+
+
+def _batching_only(out: str, seconds: tuple[float, float, float]) -> int:
+    """``--batching``: adaptive batching off and on (:mod:`benchmarks.batching`); the
+    goals are printed as targets, never failures."""
+    place = _pinned()
+    cpus, load_cpu = place["server_cpus"], place["load_cpu"]
+    print(f"# machine: {machine()}", flush=True)
+    print(f"# servers pinned to CPU {cpus} (1 process), load on CPU {load_cpu}", flush=True)
+    runs = batching.batching_runs(cpus, 19100, str(load_cpu), seconds)
+    report = {"machine": machine(), "layout": {**place, "processes": 1}, **runs}
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(report, indent=2) + "\n")
+    print(batching.batching_table(report))
+    for line in batching.missed(report):
+        print(f"# target missed (not a failure): {line}")
+    print(f"# results written to {out}")
+    return 0
 
 
 if __name__ == "__main__":
