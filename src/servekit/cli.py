@@ -246,7 +246,7 @@ def serve_command(ns: argparse.Namespace) -> int:
         # e.g. onnxruntime's thread pools and an R child process do not survive fork.
         logging.getLogger("servekit").warning(
             "--preload ignored for %s models: each worker loads its own after fork",
-            target.runtime,
+            target.runtime.upper(),
         )
         settings = dataclasses.replace(settings, preload=False)
     front, nginx = front_of(settings) if not settings.dev else ("direct", None)
