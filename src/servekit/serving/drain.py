@@ -40,6 +40,8 @@ __all__ = ["UWSGI_SIGNAL", "watch"]
 UWSGI_SIGNAL = 15
 _HELPERS = (PIDFILE, GRPC_PIDFILE)
 """The pid files of the supervisors uWSGI runs beside the workers: job workers, gRPC."""
+HANDLER_WAIT_SECONDS = 2.0
+"""At most this long, the stop waits for workers still in their drain signal handler."""
 _DRAINING = "draining"
 """The mark the first worker to drain leaves in the start folder."""
 log = logging.getLogger("servekit.drain")
@@ -52,24 +54,13 @@ def watch(state: ServerState) -> None:
 
 
 def _on_sigterm(signum: int) -> None:
+    """uWSGI's handler: kept short, as uWSGI skips a worker's atexit hooks (the capture's
+    last records among them) when the worker is stopped while still in a signal handler."""
     if any(state.draining for state in _states):
         return
     for state in _states:
         state.draining = True
-    settings = Settings.from_env(os.environ)
-    fifo = _master_fifo()
-    if _first_to_drain(fifo.parent):  # one line for the server, not one per worker
-        log.info(
-            "SIGTERM: draining (readiness 503; stopping in %s s)",
-            settings.drain_seconds,
-            extra={
-                "drain_seconds": settings.drain_seconds,
-                "grace_seconds": settings.grace_seconds,
-            },
-        )
-    threading.Thread(
-        target=_stop_later, args=(settings, fifo), name="servekit-drain", daemon=True
-    ).start()
+    threading.Thread(target=_stop_later, name="servekit-drain", daemon=True).start()
 
 
 def _master_fifo() -> Path:
@@ -94,7 +85,18 @@ def _first_to_drain(start: Path) -> bool:
     return True
 
 
-def _stop_later(settings: Settings, fifo: Path) -> None:
+def _stop_later() -> None:
+    fifo = _master_fifo()
+    settings = Settings.from_env(os.environ)
+    if _first_to_drain(fifo.parent):  # one line for the server, not one per worker
+        log.info(
+            "SIGTERM: draining (readiness 503; stopping in %s s)",
+            settings.drain_seconds,
+            extra={
+                "drain_seconds": settings.drain_seconds,
+                "grace_seconds": settings.grace_seconds,
+            },
+        )
     path = str(fifo)
     helpers = [pid for name in _HELPERS if (pid := _supervisor(fifo.parent, name))]
     for pid in helpers:  # job workers and gRPC drain while the load balancer stops sending
@@ -108,6 +110,7 @@ def _stop_later(settings: Settings, fifo: Path) -> None:
     if settings.grace_seconds:  # drain + grace bounds the whole stop, job wait included
         left = began + settings.drain_seconds + settings.grace_seconds - time.monotonic()
         _hard_stop_after(max(1, round(left)), os.getppid())
+    _wait_for_handlers(HANDLER_WAIT_SECONDS)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
         try:
@@ -121,6 +124,21 @@ def _stop_later(settings: Settings, fifo: Path) -> None:
     # respawn it).
     time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGHUP)
+
+
+def _wait_for_handlers(seconds: float) -> None:
+    """Wait (at most ``seconds``) until no worker of this server is in a uWSGI signal
+    handler: the master's stop ends a worker still in one without its atexit hooks (the
+    capture's last records among them). A worker waiting for the accept lock takes the
+    drain signal only once it holds the lock; stopped before that, it exits cleanly."""
+    import uwsgi
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        statuses = [str(worker.get("status", b""), "ascii") for worker in uwsgi.workers()]
+        if not any(status.startswith("sig") for status in statuses):
+            return
+        time.sleep(0.01)
 
 
 def _supervisor(start: Path, pidfile: str) -> int:
