@@ -104,6 +104,7 @@ def batch_calls(plane: DataPlane, concurrency: int) -> None:
     metrics = BatchMetrics(CollectorRegistry())
     batcher = Batcher(predict_batch, options, concurrency, metrics.observe)
     plane.dispatch, plane.dispatch_many = batcher.submit, batcher.submit_many
+    plane.arriving = batcher.arriving
 
 
 def _capture(settings: Settings, plane: DataPlane) -> None:

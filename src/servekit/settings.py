@@ -282,8 +282,9 @@ class Settings:
     )
     batch_max_wait_ms: float = _setting(
         -1.0,
-        "Adaptive batching: how long a batch's first request waits for others, in "
-        "milliseconds (below 0: 5, or what `@servekit.batch` gives).",
+        "Adaptive batching: how long a batch's first request waits for others already "
+        "in the worker's hands (a lone request does not wait; a job worker's waits for "
+        "jobs), in milliseconds (below 0: 5, or what `@servekit.batch` gives).",
     )
     example_request: str = _setting(
         "",

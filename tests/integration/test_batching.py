@@ -14,10 +14,12 @@ exactly its own rows back.
   disagree on their rows fails alone.
 - Poisoned rows (the model raises for them) fail alone, in each protocol's shape, while
   the other rows of their call are answered; the server keeps serving.
-- A half-filled batch holding a row slower than ``SERVEKIT_TIMEOUT`` is answered 504 on
-  time, and the replaced worker serves the next requests.
-- SIGTERM while half-filled batches wait (``max_wait_ms=1500``): every request in hand,
-  HTTP and gRPC, is answered with its own row, then the server exits 0.
+- A batch waits only for requests in hand: a lone request is answered at once, though
+  ``max_wait_ms`` is long.
+- A call holding a row slower than ``SERVEKIT_TIMEOUT``, and the requests queued behind
+  it, are answered 504 on time; the replaced worker serves the next requests.
+- SIGTERM while batches wait behind a running call: every request in hand, HTTP and
+  gRPC, is answered with its own row, then the server exits 0.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ MODELS = """
 
     @servekit.batch(max_size=8, max_wait_ms=1500)
     def patient(tag: list[str], value: list[float]) -> list[dict]:
+        if any(t.startswith("hold") for t in tag):
+            time.sleep(3)
         return rows(tag, value)
 """
 PROTOCOLS = ("model", "model-path", "v2-json", "v2-binary", "seldon", "kserve-v1", "grpc")
@@ -472,7 +476,9 @@ def send_arrays(
     return 200, {n: np.asarray(found[n], dtype=np.float32).reshape(-1, 3) for n in ADDER}
 
 
-def test_a_batch_past_the_timeout_is_504_on_time_then_served(tmp_path: Path) -> None:
+def test_a_call_past_the_timeout_and_the_rows_behind_it_are_504_on_time(
+    tmp_path: Path,
+) -> None:
     with python_server(tmp_path, "sleepy", "--timeout", "1", grpc=True) as address:
         server = address.server
 
@@ -480,18 +486,19 @@ def test_a_batch_past_the_timeout_is_504_on_time_then_served(tmp_path: Path) -> 
             began = time.monotonic()
             return send(address, request), time.monotonic() - began
 
-        # Half a batch of 8 in the HTTP worker and in the gRPC process (each waits 200 ms
-        # for more), one row of each sleeping 4 s: the call holds all its rows, so each
-        # is answered TIMEOUT at its own deadline, long before the model would answer.
-        protocols = ("model", "model", "v2-json", "seldon", "grpc", "grpc")
-        sent = [
-            Sent(p, ((f"{'slow' if i in (0, 4) else 'quick'}-{i}", i),))
-            for i, p in enumerate(protocols)
-        ]
+        # A row sleeping 4 s holds the HTTP worker's batcher and the gRPC process's; the
+        # quick rows sent next queue behind it. Each is answered TIMEOUT at its own
+        # deadline, long before the model would answer.
+        slow = [Sent("model", (("slow-0", 0.0),)), Sent("grpc", (("slow-1", 1.0),))]
+        protocols = ("model", "v2-json", "seldon", "grpc")
+        quick = [Sent(p, ((f"quick-{i}", i),)) for i, p in enumerate(protocols)]
         late = {"model": 504, "v2-json": 504, "seldon": 504, "grpc": "StatusCode.DEADLINE_EXCEEDED"}
-        for request, (answer, took) in zip(
-            sent, at_once([partial(timed, s) for s in sent]), strict=True
-        ):
+        with ThreadPoolExecutor(len(slow) + len(quick)) as pool:
+            holding = [pool.submit(timed, s) for s in slow]
+            time.sleep(0.3)  # both slow rows are in the model
+            queued = [pool.submit(timed, s) for s in quick]
+            answers = [f.result(timeout=20) for f in holding + queued]
+        for request, (answer, took) in zip(slow + quick, answers, strict=True):
             assert answer.status == late[request.protocol], (request, answer)
             assert "past the timeout of 1 s (SERVEKIT_TIMEOUT)" in answer.error, answer
             assert 1.0 <= took < 2.5, (request, took)
@@ -507,15 +514,28 @@ def test_a_batch_past_the_timeout_is_504_on_time_then_served(tmp_path: Path) -> 
         assert value(text, "servekit_workers_lost_total", reason="timeout") == 1.0, text
 
 
+def test_a_lone_request_does_not_wait_for_max_wait(tmp_path: Path) -> None:
+    with python_server(tmp_path, "patient", grpc=True) as address:  # max_wait_ms=1500
+        for index, protocol in enumerate(("model", "v2-json", "grpc") * 2):
+            began = time.monotonic()
+            calls = own_rows(
+                [Sent(protocol, ((f"alone-{index}", index),))],
+                [send(address, Sent(protocol, ((f"alone-{index}", index),)))],
+            )
+            assert [len(rows) for rows in calls.values()] == [1]
+            assert time.monotonic() - began < 1.0, protocol  # not the 1.5 s wait
+
+
 def in_flight(server: Server) -> float:
     """``servekit_inflight_requests``: the HTTP requests being handled, this one too."""
     text = http("GET", f"{server.url}/metrics").raw.decode()
     return value(text, "servekit_inflight_requests")
 
 
-def test_sigterm_answers_every_request_of_a_half_filled_batch(tmp_path: Path) -> None:
+def test_sigterm_answers_every_request_of_the_batches_in_hand(tmp_path: Path) -> None:
     with python_server(tmp_path, "patient", grpc=True) as address:
         server = address.server
+        holds = [Sent("model", (("hold-http", 0.25),)), Sent("grpc", (("hold-grpc", 0.75),))]
         protocols = ("model", "v2-json", "seldon", "kserve-v1", "grpc", "grpc")
         sent = [Sent(p, ((f"drain-{i}", i + 0.5),)) for i, p in enumerate(protocols)]
         answered: list[float] = []
@@ -525,19 +545,21 @@ def test_sigterm_answers_every_request_of_a_half_filled_batch(tmp_path: Path) ->
             answered.append(time.monotonic())
             return answer
 
-        with ThreadPoolExecutor(len(sent)) as pool:
-            futures = [pool.submit(timed, request) for request in sent]
-            deadline = time.monotonic() + 1.2
-            while in_flight(server) < 4 + 1:  # the four HTTP requests, and /metrics itself
+        with ThreadPoolExecutor(len(holds) + len(sent)) as pool:
+            futures = [pool.submit(timed, request) for request in holds]
+            time.sleep(0.3)  # each holds its batcher for 3 s: what follows queues behind
+            futures += [pool.submit(timed, request) for request in sent]
+            deadline = time.monotonic() + 1.5
+            while in_flight(server) < 1 + 4 + 1:  # hold, the four HTTP requests, /metrics
                 assert time.monotonic() < deadline, server.log()
                 time.sleep(0.05)
             time.sleep(0.2)  # the gRPC calls, sent with them, are in hand too
-            assert not answered  # all wait in the batchers, which wait 1.5 s for more
+            assert not answered  # all wait behind the held calls
             stopped_at = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
             got = [future.result(timeout=20) for future in futures]
-        calls = own_rows(sent, got)
-        # The HTTP worker's half-filled batch of 4, and the gRPC process's of 2, whole.
-        assert sorted(len(rows) for rows in calls.values()) == [2, 4], calls
+        calls = own_rows(holds + sent, got)
+        # Each held call alone; then the HTTP worker's queued four, and the gRPC two, whole.
+        assert sorted(len(rows) for rows in calls.values()) == [1, 1, 2, 4], calls
         assert min(answered) > stopped_at
         assert server.process.wait(20) == 0, server.log()

@@ -1,13 +1,20 @@
 """The batcher: requests of one process meet here and the model is called once for many.
 
 A request's thread (uWSGI's, or a job worker's) has bound its arguments; it calls
-:meth:`Batcher.submit` and blocks. One thread per process (started at the first submit,
-so after the fork) takes the oldest waiting request, waits at most ``max_wait_ms`` from
-its arrival for others (never when no other request can arrive: ``capacity`` is how many
-requests this process handles at once), calls ``run`` with up to ``max_size`` of them,
-and hands each its own result. When that call raises, each request is run again alone,
-so only the one that caused it fails; a result that is not one per request
+:meth:`Batcher.submit` and blocks, at most until the request's deadline
+(:mod:`servekit.core.deadline`). One thread per process (started at the first submit, so
+after the fork) takes the oldest waiting request, waits at most ``max_wait_ms`` from its
+arrival for others, calls ``run`` with up to ``max_size`` of them, and hands each its own
+result. When that call raises, each request is run again alone, so only the one that
+caused it fails; a result that is not one per request
 (:class:`~servekit.errors.BatchMismatch`) fails them all.
+
+Whom it waits for: where the transport says when a request is in hand
+(:meth:`Batcher.arriving`, around each request of the HTTP and gRPC servers), only for
+the requests in hand that have not joined the queue yet, so a lone request is sent at
+once and a batch grows with the load (while one batch runs, the next one gathers).
+Elsewhere (job workers), for as many requests as the process handles at once
+(``capacity``), at most ``max_wait_ms``.
 """
 
 from __future__ import annotations
@@ -17,12 +24,13 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from servekit.core.batching import BatchOptions
 from servekit.core.binding import BoundCall
-from servekit.errors import BatchMismatch
+from servekit.core.deadline import time_left
+from servekit.errors import BatchMismatch, DeadlineExpired
 
 __all__ = ["BatchObserver", "Batcher"]
 
@@ -73,16 +81,33 @@ class Batcher:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._queue: deque[_Pending] = deque()
+        self._tracked = False
+        self._coming = 0
+        self._mine = threading.local()
+
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[None]:
+        """A request in hand in this thread (being read, decoded, bound): while it has
+        not joined the queue, a batch waits for it (at most ``max_wait_ms``). Once a
+        transport says this, the batcher waits for nothing else."""
+        with self._lock:
+            self._tracked = True
+            self._coming += 1
+        self._mine.coming = True
+        try:
+            yield
+        finally:
+            if self._mine.coming:  # it left without joining the queue (a 422, say)
+                self._mine.coming = False
+                with self._lock:
+                    self._coming -= 1
+                    self._arrived.notify()
 
     def submit(self, bound: BoundCall) -> Any:
-        """This request's result from a batch call; what the model raised for it."""
-        pending = _Pending(bound, self.clock())
-        with self._lock:
-            if self._pid != os.getpid():  # the first submit of this process
-                self._start()
-            self._queue.append(pending)
-            self._arrived.notify()
-        pending.done.wait()
+        """This request's result from a batch call; what the model raised for it.
+        DeadlineExpired at the request's deadline (it leaves the queue if still there)."""
+        (pending,) = self._enqueue([bound])
+        self._wait(pending)
         if pending.error is not None:
             raise pending.error
         return pending.result
@@ -90,16 +115,31 @@ class Batcher:
     def submit_many(self, bounds: Sequence[BoundCall]) -> list[tuple[Any, BaseException | None]]:
         """Many calls of one request at once (KServe V1's instances): each one's result
         or error, in order; they join batches as if sent together."""
+        pendings = self._enqueue(bounds)
+        for pending in pendings:
+            self._wait(pending)
+        return [(p.result, p.error) for p in pendings]
+
+    def _enqueue(self, bounds: Sequence[BoundCall]) -> list[_Pending]:
         now = self.clock()
         pendings = [_Pending(bound, now) for bound in bounds]
         with self._lock:
-            if self._pid != os.getpid():
+            if self._pid != os.getpid():  # the first submit of this process
                 self._start()
+            if getattr(self._mine, "coming", False):
+                self._mine.coming = False
+                self._coming -= 1
             self._queue.extend(pendings)
             self._arrived.notify()
-        for pending in pendings:
-            pending.done.wait()
-        return [(p.result, p.error) for p in pendings]
+        return pendings
+
+    def _wait(self, pending: _Pending) -> None:
+        if pending.done.wait(time_left()):
+            return
+        # Past the deadline: not worth the model's time any more.
+        with self._lock, contextlib.suppress(ValueError):
+            self._queue.remove(pending)
+        raise DeadlineExpired()
 
     def _start(self) -> None:
         self._pid = os.getpid()
@@ -115,16 +155,17 @@ class Batcher:
         """The next batch: the oldest request and those that came within its wait."""
         limit = min(self.max_size, self.capacity)
         with self._lock:
-            while not self._queue:
-                self._arrived.wait()
-            until = self._queue[0].arrived + self.max_wait
-            while len(self._queue) < limit:
-                left = until - self.clock()
-                if left <= 0:
-                    break
-                self._arrived.wait(left)
-            count = min(len(self._queue), self.max_size)
-            return [self._queue.popleft() for _ in range(count)]
+            while True:
+                while not self._queue:
+                    self._arrived.wait()
+                while 0 < len(self._queue) < limit and (self._coming > 0 or not self._tracked):
+                    left = self._queue[0].arrived + self.max_wait - self.clock()
+                    if left <= 0:
+                        break
+                    self._arrived.wait(left)
+                if self._queue:  # (requests past their deadline leave it)
+                    count = min(len(self._queue), self.max_size)
+                    return [self._queue.popleft() for _ in range(count)]
 
     def _serve(self, group: list[_Pending]) -> None:
         started = self.clock()

@@ -42,7 +42,8 @@ DEFAULT_MAX_WAIT_MS = 5.0
 @dataclass(frozen=True)
 class BatchOptions:
     """How a batch forms: at most ``max_size`` requests, the first waiting at most
-    ``max_wait_ms`` for the others. ``None``: the settings' (``SERVEKIT_BATCH_*``)."""
+    ``max_wait_ms`` for others on their way (:mod:`servekit.batching.batcher`).
+    ``None``: the settings' (``SERVEKIT_BATCH_*``)."""
 
     max_size: int | None = None
     max_wait_ms: float | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,9 @@ class DataPlane:
     batched model, where requests meet (:mod:`servekit.batching`); None calls it here."""
     dispatch_many: Callable[[Sequence[BoundCall]], list[Outcome]] | None = None
     """The batcher's ``submit_many``: a request's many calls at once (:meth:`call_all`)."""
+    arriving: Callable[[], AbstractContextManager[None]] | None = None
+    """The batcher's ``arriving``: a transport marks each request in hand with it, so a
+    batch waits only for requests on their way (:mod:`servekit.batching.batcher`)."""
 
     def __init__(
         self,

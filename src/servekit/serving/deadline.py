@@ -13,6 +13,10 @@
   worker is replaced gracefully, so the other threads' requests finish first. The
   request thread itself never overruns, so harakiri never kills a neighbour's request.
 
+A batched model's requests (``inline``) run in the request's own thread, whatever the
+thread: the deadline is left in :data:`servekit.core.deadline.DEADLINE`, and the batcher,
+where such a request waits, gives up at it; no helper thread per request.
+
 The interruption is a ``BaseException``, so a model's ``except Exception`` cannot
 swallow it; it becomes :class:`~servekit.errors.Timeout`, answered through the one
 error envelope. The worker may be left in a bad state, so ``on_expire`` is called to
@@ -26,11 +30,13 @@ import contextvars
 import ctypes
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import FrameType
 from typing import Any, TypeVar
 
+from servekit.core.deadline import DEADLINE
 from servekit.errors import DeadlineExpired, Timeout
 
 __all__ = ["Deadline", "Expired"]
@@ -50,19 +56,40 @@ class Deadline:
         seconds: float,
         on_expire: Callable[[], None],
         setting: str = "SERVEKIT_TIMEOUT",
+        inline: bool = False,
+        arriving: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         self.seconds = seconds
         self.on_expire = on_expire
         self.setting = setting
+        self.inline = inline
+        """Run each prediction in the request's thread, the deadline in ``DEADLINE``
+        (a batched model: its requests wait in the batcher, which honours it)."""
+        self.arriving = arriving or nullcontext
+        """Marks each request in hand while it runs (the batcher's
+        :meth:`~servekit.batching.batcher.Batcher.arriving`)."""
         self._armed = False
         self._handler_installed = False
 
     def run(self, fn: Callable[[], T]) -> T:
         """``fn()`` under the deadline; Timeout when it expires."""
-        if threading.current_thread() is threading.main_thread():
-            with self.guard():
-                return fn()
-        return self._run_beside(fn)
+        with self.arriving():
+            if threading.current_thread() is threading.main_thread():
+                with self.guard():
+                    return fn()
+            if self.inline:
+                return self._run_inline(fn)
+            return self._run_beside(fn)
+
+    def _run_inline(self, fn: Callable[[], T]) -> T:
+        token = DEADLINE.set(time.monotonic() + self.seconds)
+        try:
+            return fn()
+        except Expired:
+            self.on_expire()
+            raise self._timeout() from None
+        finally:
+            DEADLINE.reset(token)
 
     @contextmanager
     def guard(self) -> Iterator[None]:

@@ -138,7 +138,9 @@ def _service(
     fields = {"model_name": release.model_name, "model_version": release.model_version}
     recorder = Recorder(telemetry, AccessLog(settings.log_format, settings.log_level), fields)
     gate = Gate(build_authenticator(settings.access_tokens, settings.access_tokens_file), telemetry)
-    deadline = Deadline(settings.timeout, replace_me)
+    deadline = Deadline(
+        settings.timeout, replace_me, inline=plane.dispatch is not None, arriving=plane.arriving
+    )
     return InferenceService(
         V2Codec(plane),
         messages(),

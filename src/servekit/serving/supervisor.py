@@ -92,11 +92,16 @@ def job_worker(settings: Settings) -> Child:
         except ServekitError as exc:
             loadfail.report(exc, loadfail.start_folder(), loadfail.JOBS_MARKER)
             return EXIT_LOAD_FAILED
-        deadline = Deadline(settings.async_timeout, lambda: None, "SERVEKIT_ASYNC_TIMEOUT")
-        runner = JobRunner(plane, settings.async_max_result_bytes, deadline.run)
         options = getattr(plane.runtime, "batch_options", None)
         slots = options.max_size if options is not None else 1
         batch_calls(plane, slots if slots > 1 else 0)  # jobs in hand meet in one call
+        deadline = Deadline(
+            settings.async_timeout,
+            lambda: None,
+            "SERVEKIT_ASYNC_TIMEOUT",
+            inline=plane.dispatch is not None,
+        )
+        runner = JobRunner(plane, settings.async_max_result_bytes, deadline.run)
         try:
             run_slots(store, runner, JobMetrics(CollectorRegistry()), stop, slots)
         finally:

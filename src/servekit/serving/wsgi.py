@@ -58,7 +58,12 @@ def build() -> Flask:
     state = ServerState(dataplane=plane)
     drain.watch(state)
     atexit.register(_goodbye, settings, state)
-    deadline = Deadline(settings.timeout, _replace_this_worker)
+    deadline = Deadline(
+        settings.timeout,
+        _replace_this_worker,
+        inline=plane.dispatch is not None,
+        arriving=plane.arriving,
+    )
     app = create_app(settings, state, run=deadline.run)
     timeout = min(settings.timeout, 60)
     app.wsgi_app = ChunkedInput(  # type: ignore[method-assign]

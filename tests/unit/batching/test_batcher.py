@@ -138,3 +138,96 @@ def test_a_requests_many_calls_join_one_batch_and_keep_their_order() -> None:
     assert model.batches[0] == [f"r{i}" for i in range(5)]
     assert [r for r, e in outcomes if e is None] == [(f"r{i}", 2 * i) for i in (0, 1, 3, 4)]
     assert isinstance(outcomes[2][1], ValueError)
+
+
+def _in_hand(batcher: Batcher, tag: str, entered: threading.Event, go: threading.Event) -> Any:
+    """A tracked request: in hand (``entered``), it joins the queue once ``go`` is set."""
+    with batcher.arriving():
+        entered.set()
+        go.wait(10)
+        return batcher.submit(BoundCall((), {"tag": tag, "x": 1}))
+
+
+def test_a_tracked_lone_request_is_sent_at_once() -> None:
+    model = Model()
+    batcher = Batcher(model, BatchOptions(8, 10_000), capacity=8)
+    began = time.monotonic()
+    with batcher.arriving():
+        assert batcher.submit(BoundCall((), {"tag": "alone", "x": 1})) == ("alone", 2)
+    assert time.monotonic() - began < 5  # not the 10 s max_wait
+    assert model.batches == [["alone"]]
+
+
+def test_a_tracked_batch_waits_for_the_requests_in_hand_and_no_others() -> None:
+    model = Model()
+    batcher = Batcher(model, BatchOptions(8, 10_000), capacity=8)
+    entered, go, result = threading.Event(), threading.Event(), []
+    late = threading.Thread(target=lambda: result.append(_in_hand(batcher, "late", entered, go)))
+    late.start()
+    assert entered.wait(10)
+    answers: list[Any] = []
+    now = threading.Event()
+    now.set()
+    first = threading.Thread(
+        target=lambda: answers.append(_in_hand(batcher, "first", threading.Event(), now))
+    )
+    go_first = time.monotonic()
+    first.start()
+    time.sleep(0.3)  # "first" could go alone, but "late" is in hand: the batch waits
+    assert model.batches == []
+    go.set()
+    first.join(10)
+    late.join(10)
+    assert sorted(model.batches[0]) == ["first", "late"]
+    assert answers == [("first", 2)]
+    assert result == [("late", 2)]
+    assert time.monotonic() - go_first < 5
+
+
+def test_a_request_in_hand_that_never_joins_releases_the_wait() -> None:
+    model = Model()
+    batcher = Batcher(model, BatchOptions(8, 10_000), capacity=8)
+    leave = threading.Event()
+
+    def refused() -> None:  # in hand, then answered 422: it never joins the queue
+        with batcher.arriving():
+            leave.wait(10)
+
+    other = threading.Thread(target=refused)
+    other.start()
+    time.sleep(0.1)
+    threading.Timer(0.3, leave.set).start()
+    began = time.monotonic()
+    with batcher.arriving():
+        assert batcher.submit(BoundCall((), {"tag": "mine", "x": 2})) == ("mine", 4)
+    assert 0.2 < time.monotonic() - began < 5
+    other.join(10)
+    assert model.batches == [["mine"]]
+
+
+def test_a_request_past_its_deadline_leaves_the_queue() -> None:
+    from servekit.core.deadline import DEADLINE
+    from servekit.errors import DeadlineExpired
+
+    release = threading.Event()
+
+    class Blocking(Model):
+        def __call__(self, calls: Sequence[BoundCall]) -> list[Any]:
+            release.wait(10)
+            return super().__call__(calls)
+
+    model = Blocking()
+    batcher = Batcher(model, BatchOptions(1, 0), capacity=1)
+    first = threading.Thread(target=batcher.submit, args=(BoundCall((), {"tag": "a", "x": 1}),))
+    first.start()
+    time.sleep(0.1)  # "a" holds the model
+    token = DEADLINE.set(time.monotonic() + 0.2)
+    try:
+        with pytest.raises(DeadlineExpired):
+            batcher.submit(BoundCall((), {"tag": "b", "x": 1}))
+    finally:
+        DEADLINE.reset(token)
+    release.set()
+    first.join(10)
+    assert batcher.submit(BoundCall((), {"tag": "c", "x": 1})) == ("c", 2)
+    assert model.batches == [["a"], ["c"]]  # "b" never reached the model
