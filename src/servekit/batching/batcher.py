@@ -107,7 +107,7 @@ class Batcher:
         """This request's result from a batch call; what the model raised for it.
         DeadlineExpired at the request's deadline (it leaves the queue if still there)."""
         (pending,) = self._enqueue([bound])
-        self._wait(pending)
+        self._wait([pending])
         if pending.error is not None:
             raise pending.error
         return pending.result
@@ -116,8 +116,7 @@ class Batcher:
         """Many calls of one request at once (KServe V1's instances): each one's result
         or error, in order; they join batches as if sent together."""
         pendings = self._enqueue(bounds)
-        for pending in pendings:
-            self._wait(pending)
+        self._wait(pendings)
         return [(p.result, p.error) for p in pendings]
 
     def _enqueue(self, bounds: Sequence[BoundCall]) -> list[_Pending]:
@@ -133,13 +132,17 @@ class Batcher:
             self._arrived.notify()
         return pendings
 
-    def _wait(self, pending: _Pending) -> None:
-        if pending.done.wait(time_left()):
-            return
-        # Past the deadline: not worth the model's time any more.
-        with self._lock, contextlib.suppress(ValueError):
-            self._queue.remove(pending)
-        raise DeadlineExpired()
+    def _wait(self, pendings: list[_Pending]) -> None:
+        """Until each is done; at the request's deadline, what is still queued leaves
+        the queue (not worth the model's time any more) and DeadlineExpired is raised."""
+        for pending in pendings:
+            if pending.done.wait(time_left()):
+                continue
+            with self._lock:
+                for queued in pendings:
+                    with contextlib.suppress(ValueError):
+                        self._queue.remove(queued)
+            raise DeadlineExpired()
 
     def _start(self) -> None:
         self._pid = os.getpid()

@@ -225,9 +225,11 @@ def test_a_request_past_its_deadline_leaves_the_queue() -> None:
     try:
         with pytest.raises(DeadlineExpired):
             batcher.submit(BoundCall((), {"tag": "b", "x": 1}))
+        with pytest.raises(DeadlineExpired):  # a request's many calls leave together
+            batcher.submit_many([BoundCall((), {"tag": t, "x": 1}) for t in ("d", "e")])
     finally:
         DEADLINE.reset(token)
     release.set()
     first.join(10)
     assert batcher.submit(BoundCall((), {"tag": "c", "x": 1})) == ("c", 2)
-    assert model.batches == [["a"], ["c"]]  # "b" never reached the model
+    assert model.batches == [["a"], ["c"]]  # "b", "d" and "e" never reached the model
