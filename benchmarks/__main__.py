@@ -16,8 +16,10 @@ over gRPC included. The full run (and ``--capture`` alone) also measures predict
 capture: off, to a file, to a dead HTTP sink (:mod:`benchmarks.capture`). ``--mlflow``
 runs only servekit's MLflow runtime against MLflow's own scoring server, same model, same
 processes (:mod:`benchmarks.mlflow_bench`; shorter loops with ``--short``). ``--batching``
-runs only adaptive batching off and on, an MLP as an ONNX graph and in numpy
-(:mod:`benchmarks.batching`; shorter loops with ``--short``, a smoke test).
+runs only adaptive batching off and on, MLPs in two shapes (the issue's small one and a
+wide one whose rows cost more than the server) as ONNX graphs and in numpy
+(:mod:`benchmarks.batching`; shorter loops with ``--short``, a smoke test;
+``--batching-models onnx-wide,numpy-wide`` runs only those).
 """
 
 from __future__ import annotations
@@ -323,7 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--batching",
         action="store_true",
-        help="only adaptive batching: an MLP (ONNX graph, numpy) with batching off and on",
+        help="only adaptive batching: MLPs (ONNX graph, numpy) with batching off and on",
+    )
+    parser.add_argument(
+        "--batching-models",
+        metavar="NAMES",
+        help="with --batching, only these models, comma-separated (default all: "
+        + ",".join(batching.MODELS)
+        + ")",
     )
     parser.add_argument(
         "--against",
@@ -349,8 +358,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.capture:
         return _capture_only(args.out)
+    if args.batching_models is not None and not args.batching:
+        parser.error("--batching-models needs --batching")
     if args.batching:
-        return _batching_only(args.out, (2, 1, 1) if args.short else (6, 4, 4))
+        chosen = _batching_models(args.batching_models)
+        if isinstance(chosen, str):
+            parser.error(chosen)
+        return _batching_only(args.out, (2, 1, 1) if args.short else (6, 4, 4), chosen)
     if args.mlflow:
         return _mlflow_only(args.out, (10, 5) if args.short else (20, 10), args.check)
     models = ["echo"] if args.short else ["echo", "numpy", "onnx", "r"]
@@ -437,14 +451,31 @@ def _mlflow_only(out: str, seconds: tuple[float, float], check: bool) -> int:
     return 1 if check and broken else 0
 
 
-def _batching_only(out: str, seconds: tuple[float, float, float]) -> int:
-    """``--batching``: adaptive batching off and on (:mod:`benchmarks.batching`); the
-    goals are printed as targets, never failures."""
+def _batching_models(names: str | None) -> tuple[str, ...] | str:
+    """``--batching-models``: the models named (comma-separated, in
+    :data:`benchmarks.batching.MODELS`' order; all of them for None), or what is wrong."""
+    if names is None:
+        return tuple(batching.MODELS)
+    given = {name.strip() for name in names.split(",") if name.strip()}
+    unknown = sorted(given - set(batching.MODELS))
+    if unknown or not given:
+        wrong = f"unknown {', '.join(unknown)}" if unknown else "no model named"
+        return f"--batching-models: {wrong} (choose from {','.join(batching.MODELS)})"
+    return tuple(name for name in batching.MODELS if name in given)
+
+
+def _batching_only(
+    out: str, seconds: tuple[float, float, float], models: tuple[str, ...] = tuple(batching.MODELS)
+) -> int:
+    """``--batching``: adaptive batching off and on (:mod:`benchmarks.batching`), for
+    ``models``; the goals are printed as targets, never failures."""
     place = _pinned()
     cpus, load_cpu = place["server_cpus"], place["load_cpu"]
     print(f"# machine: {machine()}", flush=True)
     print(f"# servers pinned to CPU {cpus} (1 process), load on CPU {load_cpu}", flush=True)
-    runs = batching.batching_runs(cpus, 19100, str(load_cpu), seconds)
+    shapes = ", ".join(f"{name} {batching.MODELS[name].shape}" for name in models)
+    print(f"# models: {shapes}", flush=True)
+    runs = batching.batching_runs(cpus, 19100, str(load_cpu), seconds, models)
     report = {"machine": machine(), "layout": {**place, "processes": 1}, **runs}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(report, indent=2) + "\n")
