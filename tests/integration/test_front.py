@@ -363,3 +363,17 @@ def test_any_chunking_of_a_body_is_answered_whole(
     status, _ = answer_head(answer)
     assert status == 200, answer[-300:]
     assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["result"] == {"x": x}
+
+
+def test_a_burst_past_the_workers_queues_rather_than_502(serve, project: Path) -> None:
+    # One worker, 30 ms a request, 300 requests at once: uWSGI's default backlog (100)
+    # refused the rest, which nginx answered 502 WORKER_LOST; now they queue.
+    server = serve(f"{project}:predict", "--processes", "1")
+    body = orjson.dumps({"data": {"x": 1, "pause": 0.03}})
+
+    def one(_: int) -> int:
+        return http("POST", f"{server.url}/model", body, JSON, timeout=60).status
+
+    with concurrent.futures.ThreadPoolExecutor(300) as pool:
+        statuses = list(pool.map(one, range(300)))
+    assert statuses.count(200) == 300, {s: statuses.count(s) for s in set(statuses)}

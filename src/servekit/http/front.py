@@ -76,7 +76,7 @@ NGINX_ANSWERS: tuple[errors.ServekitError, ...] = (
     ),
     errors.WorkerLost(
         "the worker handling this request stopped before answering (it crashed or was "
-        "killed); see the server log"
+        "killed), or none could take it (the server queue was full); see the server log"
     ),
     errors.Timeout("no worker answered in time; see the server log"),
     VersionNotSupported("this HTTP version is not supported: send HTTP/1.1 or HTTP/1.0"),

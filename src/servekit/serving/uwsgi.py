@@ -32,6 +32,7 @@ HARAKIRI_EXTRA_SECONDS = 5
 DRAIN_MODULE = "servekit.serving.drain"
 LOG_MODULE = "servekit.serving.uwsgi_log"
 LOG_MASTER_BUFFER = 1024 * 1024
+SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
 """The master's read buffer for one write to its log socket: larger than any message
 the socket takes (a longer write is refused and cut by :mod:`servekit.logs`)."""
 
@@ -69,6 +70,9 @@ def uwsgi_options(
             )
         options += [
             ("socket", str(runtime / WORKER_SOCKET)),
+            # Requests past the workers queue here (nginx's own backlog is 1024), not
+            # refused: a refused connection is nginx's 502.
+            ("listen", listen_backlog()),
             # exec: nginx itself is the daemon, so the stop signal (QUIT: finish the
             # requests in hand, then exit) reaches it, after the workers have stopped.
             ("attach-daemon2", f"cmd=exec {nginx} -c {runtime / NGINX_CONF},stopsignal=3"),
@@ -126,6 +130,15 @@ def uwsgi_options(
     if sys.prefix != sys.base_prefix:  # a virtual environment: uWSGI's Python must use it
         options.append(("home", sys.prefix))
     return options
+
+
+def listen_backlog(limit: int = 1024, somaxconn: Path = SOMAXCONN) -> int:
+    """The workers' socket backlog: ``limit``, or the kernel's maximum when lower
+    (uWSGI refuses to start with more)."""
+    try:
+        return max(1, min(limit, int(somaxconn.read_text(encoding="ascii"))))
+    except (OSError, ValueError):
+        return 128  # the historical Linux maximum
 
 
 def uwsgi_binary() -> str:

@@ -61,3 +61,16 @@ def test_auto_falls_back_to_direct_and_nginx_without_it_is_an_error(
 def test_paths_that_would_break_nginx_quoting_are_refused() -> None:
     with pytest.raises(ConfigError):
         front._quote('/tmp/a"b')
+
+
+def test_the_workers_backlog_is_nginxs_or_the_kernels_maximum(tmp_path: Path) -> None:
+    from servekit.serving.uwsgi import listen_backlog, uwsgi_options
+
+    somaxconn = tmp_path / "somaxconn"
+    somaxconn.write_text("4096\n")
+    assert listen_backlog(somaxconn=somaxconn) == 1024
+    somaxconn.write_text("128\n")
+    assert listen_backlog(somaxconn=somaxconn) == 128  # uWSGI refuses more
+    assert listen_backlog(somaxconn=tmp_path / "absent") == 128
+    options = uwsgi_options(Settings(), tmp_path, pid=1, nginx="/usr/sbin/nginx")
+    assert ("listen", listen_backlog()) in options
