@@ -32,7 +32,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -65,21 +65,27 @@ class Deadline:
         self.inline = inline
         """Run each prediction in the request's thread, the deadline in ``DEADLINE``
         (a batched model: its requests wait in the batcher, which honours it)."""
-        self.arriving = arriving or nullcontext
+        self.arriving = arriving
         """Marks each request in hand while it runs (the batcher's
-        :meth:`~servekit.batching.batcher.Batcher.arriving`)."""
+        :meth:`~servekit.batching.batcher.Batcher.arriving`); None: nothing to mark."""
         self._armed = False
         self._handler_installed = False
 
     def run(self, fn: Callable[[], T]) -> T:
         """``fn()`` under the deadline; Timeout when it expires."""
-        with self.arriving():
-            if threading.current_thread() is threading.main_thread():
-                with self.guard():
-                    return fn()
-            if self.inline:
-                return self._run_inline(fn)
-            return self._run_beside(fn)
+        arriving = self.arriving
+        if arriving is None:
+            return self._run(fn)
+        with arriving():
+            return self._run(fn)
+
+    def _run(self, fn: Callable[[], T]) -> T:
+        if threading.current_thread() is threading.main_thread():
+            with self.guard():
+                return fn()
+        if self.inline:
+            return self._run_inline(fn)
+        return self._run_beside(fn)
 
     def _run_inline(self, fn: Callable[[], T]) -> T:
         token = DEADLINE.set(time.monotonic() + self.seconds)
