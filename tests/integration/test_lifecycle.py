@@ -71,6 +71,21 @@ def test_sigterm_under_load_loses_no_request(serve, tmp_path: Path) -> None:
     assert "draining" in server.log()
 
 
+def test_sigterm_to_the_whole_process_group_drains_and_stops(serve, tmp_path: Path) -> None:
+    # systemd's default KillMode and `timeout` signal every process of the group: the
+    # workers took SIGTERM themselves, died mid-drain and were respawned, and the master
+    # served on. Now each routes it to the drain, with threads (a batched model's) too.
+    server = start_two_workers(
+        serve, tmp_path, "--threads", "4", "--drain-seconds", "1", "--grace-seconds", "5"
+    )
+    assert post_json(f"{server.url}/model", {"data": {}}).status == 200
+    os.killpg(server.process.pid, signal.SIGTERM)
+    assert server.process.wait(15) == 0, server.log()
+    log = server.log()
+    assert "draining" in log
+    assert "died" not in log, log
+
+
 def test_grace_bounds_how_long_a_stuck_request_delays_the_stop(serve, tmp_path: Path) -> None:
     server = start_two_workers(
         serve, tmp_path, "--drain-seconds", "0", "--grace-seconds", "2", "--timeout", "60"

@@ -83,6 +83,7 @@ def test_json_that_is_not_a_record_is_wrapped() -> None:
             None,
         ),
         ("...The work of process 19890 is done. Seeya!", "uwsgi", logging.DEBUG, None),
+        ('running "unix_signal:15 uwsgi_route_signal" (accepting)...', "uwsgi", 10, None),
         (
             "DAMN ! worker 2 (pid: 9) died, killed by signal 9 :( trying respawn ...",
             "uwsgi",

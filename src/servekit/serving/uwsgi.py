@@ -100,10 +100,13 @@ def uwsgi_options(
         ("single-interpreter", True),
         # servekit answers 504 at `timeout`; harakiri only kills code stuck in C.
         ("harakiri", settings.timeout + HARAKIRI_EXTRA_SECONDS),
-        # SIGTERM -> uWSGI signal 15 in every worker -> servekit.serving.drain.
+        # SIGTERM -> uWSGI signal 15 in every worker -> servekit.serving.drain. A worker
+        # sent SIGTERM itself (a process group's, from systemd or `timeout`) routes it the
+        # same way rather than dying, which lost the drain and left the master serving.
         ("master-fifo", str(runtime / "master.fifo")),
         ("shared-import", DRAIN_MODULE),
         ("hook-master-start", "unix_signal:15 uwsgi_route_signal"),
+        ("hook-accepting", "unix_signal:15 uwsgi_route_signal"),
         # The largest uWSGI allows: servekit itself answers 431 past 32 KiB of headers.
         ("buffer-size", 65535),
         ("disable-logging", True),

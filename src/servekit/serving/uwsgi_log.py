@@ -91,7 +91,7 @@ _UWSGI: tuple[tuple[re.Pattern[str], int], ...] = tuple(
             r"|lock engine: |thunder lock: |mapped \d+ bytes|chdir\(\) to "
             r"|Python (version|main interpreter initialized)|PEP 405 virtualenv"
             r"|Set PythonHome|python threads support|added .* to pythonpath"
-            r"|\[uwsgi-signal\] signum|running \".*\" \(master-start\)"
+            r"|\[uwsgi-signal\] signum|running \".*\" \((master-start|accepting)\)"
             r"|WSGI app \d+ \(mountpoint=|uWSGI is running in multiple interpreter mode"
             r"|setting request body buffering size",
             DEBUG,
