@@ -10,8 +10,9 @@ exactly its own rows back.
   comes back reporting that call's size, calls of many rows form, and
   ``servekit_batch_size`` adds up to the rows served and counts each call once.
 - An ONNX graph (``SERVEKIT_BATCH_MAX_SIZE=16``) stacks requests of 0-4 rows from
-  ``/model`` and V2 (JSON and binary): each gets its own rows; a request whose inputs
-  disagree on their rows fails alone.
+  ``/model``, V2 (JSON, binary, gRPC), Seldon and KServe V1 (one instance a row): each
+  gets its own rows; a request whose inputs disagree on their rows fails alone, in its
+  protocol's shape.
 - Poisoned rows (the model raises for them) fail alone, in each protocol's shape, while
   the other rows of their call are answered; the server keeps serving.
 - A batch waits only for requests in hand: a lone request is answered at once, though
@@ -177,7 +178,7 @@ def onnx_adder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Address]:
     folder = tmp_path_factory.mktemp("adder")
     batched = {"SERVEKIT_BATCH_MAX_SIZE": "16", "SERVEKIT_BATCH_MAX_WAIT_MS": "50"}
     model = str(adder(folder / "adder.onnx"))
-    with started(folder, model, "adder", "--processes", "2", env=batched) as a:
+    with started(folder, model, "adder", "--processes", "2", grpc=True, env=batched) as a:
         yield a
 
 
@@ -412,7 +413,10 @@ def test_v2_describes_a_batched_models_outputs_as_one_rows(tagger: Address) -> N
 
 
 ARRAYS = st.lists(
-    st.tuples(st.sampled_from(("model", "v2-json", "v2-binary")), st.integers(0, 4)),
+    st.tuples(
+        st.sampled_from(("model", "v2-json", "v2-binary", "grpc", "seldon", "kserve-v1")),
+        st.integers(0, 4),
+    ),
     min_size=16,
     max_size=32,
 )
@@ -424,11 +428,14 @@ def test_an_onnx_graph_gives_each_request_its_own_rows(onnx_adder: Address) -> N
     @settings(max_examples=6, deadline=None, database=None, phases=GENERATE)
     @given(ARRAYS, st.data())
     def burst(drawn: list[tuple[str, int]], data: st.DataObject) -> None:
-        wrong = data.draw(st.integers(0, len(drawn) - 1), label="its rows disagree")
+        # One request's inputs disagree on their rows (V1's instances are rows: they cannot).
+        can_disagree = [i for i, (protocol, _) in enumerate(drawn) if protocol != "kserve-v1"]
+        wrong = data.draw(st.sampled_from([-1, *can_disagree]), label="its rows disagree")
         generator = np.random.default_rng(len(drawn))
         arrays = []
         for i, (protocol, count) in enumerate(drawn):
-            rows = max(count, 1) if protocol == "model" else count  # no empty JSON tensor
+            # No empty tensor in Domino's envelope, Seldon's or V1's instances.
+            rows = count if protocol.startswith(("v2", "grpc")) else max(count, 1)
             a = generator.normal(size=(rows, 3)).astype(np.float32)
             # Row j of request i holds i + j/8 in b: another request's row cannot pass.
             b = ((i + np.arange(rows + (i == wrong)) / 8)[:, None] + np.zeros(3)).astype(np.float32)
@@ -437,7 +444,7 @@ def test_an_onnx_graph_gives_each_request_its_own_rows(onnx_adder: Address) -> N
         answers = at_once([partial(send_arrays, onnx_adder, *request) for request in arrays])
         for i, ((protocol, a, b), (status, found)) in enumerate(zip(arrays, answers, strict=True)):
             if i == wrong:  # refused alone, with its own message
-                assert status == {"model": 422, "v2-json": 400, "v2-binary": "400"}[protocol]
+                assert status == REFUSED[protocol], (protocol, status, found)
                 message = f"b: expected dimension batch (axis 0) of {len(a)}, as in a, got {len(b)}"
                 assert message in found, found
                 continue
@@ -445,8 +452,8 @@ def test_an_onnx_graph_gives_each_request_its_own_rows(onnx_adder: Address) -> N
             assert isinstance(found, dict)
             np.testing.assert_array_equal(found["total"], a + b)
             np.testing.assert_array_equal(found["doubled"], (a + b) * 2)
-        # Every request reached a batcher once, the refused one too (its call failed,
-        # then each of its rows ran alone).
+        # Every request reached a batcher once (V1's instances of a tensor model are one
+        # call), the refused one too (its call failed, then each of its rows ran alone).
         grown.append(metrics_after(onnx_adder.server, before, len(arrays)))
         assert grown[-1][0] == len(arrays), grown
 
@@ -454,23 +461,45 @@ def test_an_onnx_graph_gives_each_request_its_own_rows(onnx_adder: Address) -> N
     assert any(count < total for total, count in grown), grown  # requests did meet
 
 
+REFUSED: dict[str, int | str] = {
+    "model": 422,
+    "v2-json": 400,
+    "v2-binary": "400",
+    "grpc": "StatusCode.INVALID_ARGUMENT",
+    "seldon": 400,
+}
+"""How each protocol refuses a request whose inputs disagree on their rows."""
+
+
 def send_arrays(
     address: Address, protocol: str, a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]
 ) -> tuple[int | str, dict[str, Any] | str]:
     """a and b to the adder graph through ``protocol``; its outputs as float32[rows, 3]."""
+    base = address.server.url
     if protocol == "model":
-        reply = post_json(
-            f"{address.server.url}/model", {"data": {"a": a.tolist(), "b": b.tolist()}}
-        )
+        reply = post_json(f"{base}/model", {"data": {"a": a.tolist(), "b": b.tolist()}})
         if reply.status != 200:
             return reply.status, reply.body["error"]["message"]
         found = reply.body["result"]
+    elif protocol == "seldon":
+        document = {"jsonData": {"a": a.tolist(), "b": b.tolist()}}
+        reply = post_json(f"{base}/api/v1.0/predictions", document)
+        if reply.status != 200:
+            return reply.status, reply.body["status"]["info"]
+        found = reply.body["jsonData"]
+    elif protocol == "kserve-v1":  # each instance one row, each its own call
+        instances = [{"a": ra.tolist(), "b": rb.tolist()} for ra, rb in zip(a, b, strict=True)]
+        reply = post_json(f"{base}/v1/models/{address.model}:predict", {"instances": instances})
+        if reply.status != 200:
+            return reply.status, reply.body["error"]
+        found = {n: [p[n] for p in reply.body["predictions"]] for n in ADDER}
     else:
         inputs = {"a": (a, "FP32"), "b": (b, "FP32")}
         if protocol == "v2-json":
             status, found = v2_json(address, address.model, inputs)
         else:
-            status, found = v2_triton(address, thttp, address.model, inputs, ADDER)
+            module = tgrpc if protocol == "grpc" else thttp
+            status, found = v2_triton(address, module, address.model, inputs, ADDER)
         if isinstance(found, str):
             return status, found
     return 200, {n: np.asarray(found[n], dtype=np.float32).reshape(-1, 3) for n in ADDER}
