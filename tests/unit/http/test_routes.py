@@ -120,3 +120,35 @@ def test_the_fast_path_matches_the_fast_routes_only() -> None:
 def test_every_route_is_declared_once() -> None:
     keys = [(route.path, method) for route in ROUTES for method in route.methods]
     assert len(keys) == len(set(keys))
+
+
+def test_a_table_models_list_of_rows_is_documented() -> None:
+    import dataclasses
+
+    import jsonschema
+
+    from servekit.core.signature import Signature
+
+    def columns(age: list[float], plan: list[str]) -> list[int]:
+        return [int(a > 30) for a in age]
+
+    def row(age: float, plan: str) -> int:
+        return int(age > 30)
+
+    class Table(FunctionRuntime):
+        def signature(self) -> Signature:
+            return dataclasses.replace(super().signature(), rows=Signature.from_callable(row))
+
+    plane = DataPlane(Table(columns), Release("0", "churn", "1"))
+    document = build_document(Settings(), plane)
+    body = document["paths"]["/model"]["post"]["requestBody"]["content"]["application/json"]
+    schema = {**document, "$ref": "#/$defs/body", "$defs": {"body": body["schema"]}}
+    valid = jsonschema.Draft202012Validator(schema)
+    assert valid.is_valid({"data": [{"age": 41.0, "plan": "pro"}, {"age": 3, "plan": "a"}]})
+    assert valid.is_valid({"data": {"age": [41.0], "plan": ["pro"]}})
+    assert not valid.is_valid({"data": [{"age": "old", "plan": "pro"}]})
+    assert not valid.is_valid({"data": []})
+    python = DataPlane(FunctionRuntime(predict), Release("0", "m", "1"))
+    plain = build_document(Settings(), python)["paths"]["/model"]["post"]["requestBody"]
+    titles = [form["title"] for form in plain["content"]["application/json"]["schema"]["oneOf"]]
+    assert not any("rows" in title for title in titles)

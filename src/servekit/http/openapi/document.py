@@ -60,6 +60,10 @@ def _request_schemas(signature: Signature, builder: SchemaBuilder, docs: dict[st
     ]
     if not keyword_only_required:
         forms.append(parts.envelope("parameters", array, "positional arguments"))
+    if signature.rows is not None:  # a table model: Domino's list of rows
+        row = signature_schema(signature.rows, docs, builder)
+        rows = {"type": "array", "minItems": 1, "items": row}
+        forms.append(parts.envelope("data", rows, "a list of rows, one value per column"))
     return data, {"oneOf": forms}
 
 
