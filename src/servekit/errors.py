@@ -17,14 +17,17 @@ The tree::
     ├── MethodNotAllowed          405 METHOD_NOT_ALLOWED
     ├── Conflict                  409 CONFLICT              Idempotency-Key reused, another body
     ├── PayloadTooLarge           413 PAYLOAD_TOO_LARGE
+    ├── RequestLineTooLong        414 URI_TOO_LONG          longer than the nginx front reads
     ├── HeadersTooLarge           431 HEADERS_TOO_LARGE
     ├── UnsupportedMediaType      415 UNSUPPORTED_MEDIA_TYPE
     ├── TooManyRequests           429 TOO_MANY_REQUESTS     the async queue is full (Retry-After)
     ├── ModelError                500 MODEL_ERROR           the user's code raised
+    ├── NotImplementedHere        501 NOT_IMPLEMENTED       a Transfer-Encoding, V1 :explain
     ├── WorkerLost                502 WORKER_LOST           a worker died mid-request (nginx)
     ├── NotReady                  503 NOT_READY             model not loaded yet, or draining
     ├── StoreUnavailable          503 STORE_UNAVAILABLE     the async job store cannot be reached
     ├── Timeout                   504 TIMEOUT
+    ├── VersionNotSupported       505 HTTP_VERSION_NOT_SUPPORTED  above HTTP/1.1 (nginx)
     ├── LoadError                 500 LOAD_ERROR            start-up: the model could not be loaded
     └── ConfigError               500 CONFIG_ERROR          start-up: a setting is invalid
 """
@@ -48,15 +51,18 @@ __all__ = [
     "MethodNotAllowed",
     "ModelError",
     "NotFound",
+    "NotImplementedHere",
     "NotReady",
     "PayloadTooLarge",
     "Problem",
+    "RequestLineTooLong",
     "ServekitError",
     "StoreUnavailable",
     "Timeout",
     "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
+    "VersionNotSupported",
     "WorkerLost",
 ]
 
@@ -184,6 +190,14 @@ class PayloadTooLarge(ServekitError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class RequestLineTooLong(ServekitError):
+    """414: the request line (method, path, query string) is longer than the nginx front
+    reads."""
+
+    status = 414
+    code = "URI_TOO_LONG"
+
+
 class HeadersTooLarge(ServekitError):
     """The request's headers are larger than servekit accepts."""
 
@@ -223,6 +237,14 @@ class BatchMismatch(ModelError):
     is not retried row by row (the rows are not at fault)."""
 
 
+class NotImplementedHere(ServekitError):
+    """501: what the request asks for is not offered here: a ``Transfer-Encoding`` other
+    than ``chunked`` (the nginx front), a KServe V1 verb the model lacks (``:explain``)."""
+
+    status = 501
+    code = "NOT_IMPLEMENTED"
+
+
 class WorkerLost(ServekitError):
     """The worker handling the request stopped before answering: it crashed, or was
     killed (harakiri, out of memory). Answered by the nginx front."""
@@ -250,6 +272,13 @@ class Timeout(ServekitError):
 
     status = 504
     code = "TIMEOUT"
+
+
+class VersionNotSupported(ServekitError):
+    """505: an HTTP version above 1.1 on a plain-text connection (the nginx front)."""
+
+    status = 505
+    code = "HTTP_VERSION_NOT_SUPPORTED"
 
 
 class LoadError(ServekitError):

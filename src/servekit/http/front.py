@@ -24,9 +24,6 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "MAX_HEADER_LINE_BYTES",
     "NGINX_ANSWERS",
-    "NotImplementedByFront",
-    "RequestLineTooLong",
-    "VersionNotSupported",
     "front_error",
 ]
 
@@ -37,27 +34,6 @@ MAX_HEADER_LINE_BYTES = 8 * 1024
 """The longest header line (or request line) the nginx front reads."""
 
 
-class RequestLineTooLong(errors.ServekitError):
-    """414: the request line (method, path, query string) is longer than nginx reads."""
-
-    status = 414
-    code = "URI_TOO_LONG"
-
-
-class NotImplementedByFront(errors.ServekitError):
-    """501: a ``Transfer-Encoding`` other than ``chunked``."""
-
-    status = 501
-    code = "NOT_IMPLEMENTED"
-
-
-class VersionNotSupported(errors.ServekitError):
-    """505: an HTTP version above 1.1 on a plain-text connection."""
-
-    status = 505
-    code = "HTTP_VERSION_NOT_SUPPORTED"
-
-
 NGINX_ANSWERS: tuple[errors.ServekitError, ...] = (
     errors.BadRequest(
         "the request could not be read: its request line, a header, its Content-Length or "
@@ -65,12 +41,12 @@ NGINX_ANSWERS: tuple[errors.ServekitError, ...] = (
     ),
     errors.NotFound("no route answers this path"),
     errors.MethodNotAllowed("TRACE requests are not served"),
-    RequestLineTooLong(
+    errors.RequestLineTooLong(
         f"the request line (method, path and query string) is longer than the limit of "
         f"{MAX_HEADER_LINE_BYTES} bytes; send long inputs in the body"
     ),
     errors.ServekitError("the front (nginx) could not handle this request; see the server log"),
-    NotImplementedByFront(
+    errors.NotImplementedHere(
         "this Transfer-Encoding is not supported: send a Content-Length or "
         "Transfer-Encoding: chunked"
     ),
@@ -79,7 +55,7 @@ NGINX_ANSWERS: tuple[errors.ServekitError, ...] = (
         "killed), or none could take it (the server queue was full); see the server log"
     ),
     errors.Timeout("no worker answered in time; see the server log"),
-    VersionNotSupported("this HTTP version is not supported: send HTTP/1.1 or HTTP/1.0"),
+    errors.VersionNotSupported("this HTTP version is not supported: send HTTP/1.1 or HTTP/1.0"),
 )
 """What nginx answers itself, each with its error's status: a request it cannot read
 (400; 414 a request line too long; 501 an unknown Transfer-Encoding; 505 HTTP/2 or later

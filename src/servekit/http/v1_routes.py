@@ -18,12 +18,13 @@ from typing import Any
 import orjson
 from flask import Response, request
 
+from servekit import errors
 from servekit.core.runner import Runner
 from servekit.http.lifecycle import REQUEST_ID
 from servekit.http.predictions import not_ready
 from servekit.http.state import ServerState
 from servekit.metrics.server import ServerMetrics
-from servekit.protocols.kserve_v1 import KServeV1Codec, NotImplementedByModel
+from servekit.protocols.kserve_v1 import KServeV1Codec
 
 __all__ = ["views"]
 
@@ -67,7 +68,7 @@ def views(
 
     def explain(name: str) -> Response:
         served(name)
-        raise NotImplementedByModel(
+        raise errors.NotImplementedHere(
             f"model {name!r} has no explainer: servekit serves predictions only "
             f"(POST /v1/models/{name}:predict)"
         )

@@ -7,6 +7,6 @@ results to ``predictions``; the error shape) and :mod:`.schemas` (its messages a
 Schema). The routes are :mod:`servekit.http.v1_routes`.
 """
 
-from servekit.protocols.kserve_v1.codec import KServeV1Codec, NotImplementedByModel, encode_error
+from servekit.protocols.kserve_v1.codec import KServeV1Codec, encode_error
 
-__all__ = ["KServeV1Codec", "NotImplementedByModel", "encode_error"]
+__all__ = ["KServeV1Codec", "encode_error"]

@@ -17,7 +17,7 @@ raises (naming the instance), 501 for ``:explain``, 503 while loading.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 
@@ -29,18 +29,11 @@ from servekit.core.signature import ParamKind
 from servekit.protocols.kserve_v1.batch import TensorBatch
 from servekit.protocols.kserve_v1.request import parse_request
 
-__all__ = ["KServeV1Codec", "NotImplementedByModel", "encode_error"]
+__all__ = ["KServeV1Codec", "encode_error"]
 
 _NAMED = (ParamKind.POSITIONAL_ONLY, ParamKind.POSITIONAL_OR_KEYWORD, ParamKind.KEYWORD_ONLY)
 _SHOWN = 10
 """At most this many problems in one error message."""
-
-
-class NotImplementedByModel(errors.ServekitError):
-    """501: a V1 verb the model does not offer (``:explain``), as KServe answers it."""
-
-    status: ClassVar[int] = 501
-    code: ClassVar[str] = "NOT_IMPLEMENTED"
 
 
 def encode_error(error: errors.ServekitError) -> tuple[int, bytes]:

@@ -19,8 +19,9 @@ from onnx import TensorProto
 from servekit import errors
 from servekit.core.dataplane import DataPlane
 from servekit.core.release import Release
+from servekit.errors import NotImplementedHere
 from servekit.loading import load_dataplane
-from servekit.protocols.kserve_v1 import KServeV1Codec, NotImplementedByModel, encode_error
+from servekit.protocols.kserve_v1 import KServeV1Codec, encode_error
 from servekit.runtimes.function import FunctionRuntime
 from servekit.settings import Settings
 from tests.onnx_models import adder, classifier, identity
@@ -156,7 +157,7 @@ def test_errors_are_kserve_shaped_with_kserve_codes() -> None:
     assert encode_error(errors.NotFound("no such model")) == (404, b'{"error":"no such model"}')
     assert encode_error(errors.NotReady("loading"))[0] == 503
     assert encode_error(errors.ModelError("boom"))[0] == 500
-    assert encode_error(NotImplementedByModel("no explainer"))[0] == 501
+    assert encode_error(NotImplementedHere("no explainer"))[0] == 501
     assert encode_error(errors.Unauthorized())[0] == 401
 
 
