@@ -65,7 +65,7 @@ class Settings:
     client_body_timeout: int = _setting(
         10,
         "nginx front: seconds a client may pause between two parts of a request body; then "
-        "it is answered 408 REQUEST_TIMEOUT and the connection closed.",
+        "the connection is closed (nginx sends no answer).",
     )
     keepalive_timeout: int = _setting(
         75,
