@@ -39,6 +39,7 @@ from servekit.serving.nginx_errors import error_locations, error_pages, shape_ma
 from servekit.settings import Settings
 
 __all__ = [
+    "BACKLOG",
     "FRONT_ERRORS",
     "FRONT_ERROR_VAR",
     "NGINX_CONF",
@@ -116,9 +117,14 @@ def _quote(text: str) -> str:
     return f'"{text}"'
 
 
+BACKLOG = 1024
+"""Connections waiting to be taken, at nginx's listening sockets and at the workers'
+socket behind it (or the kernel's ``somaxconn`` there, when lower)."""
+
+
 def _listen(host: str, port: int) -> str:
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return f"listen {address} backlog=1024;"
+    return f"listen {address} backlog={BACKLOG};"
 
 
 def nginx_conf(settings: Settings, runtime: Path, socket: Path) -> str:

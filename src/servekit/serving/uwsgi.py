@@ -16,7 +16,7 @@ from typing import NoReturn, Union
 from servekit.errors import ConfigError
 from servekit.logs import share_stderr
 from servekit.metrics.server import MULTIPROC_ENV, prepare_start_dir
-from servekit.serving.front import NGINX_CONF, WORKER_SOCKET, prepare_nginx
+from servekit.serving.front import BACKLOG, NGINX_CONF, WORKER_SOCKET, prepare_nginx
 from servekit.serving.grpc_server import PIDFILE as GRPC_PIDFILE
 from servekit.serving.jobs import daemon_option, servekit_daemon
 from servekit.serving.uwsgi_log import LOGGER
@@ -70,7 +70,7 @@ def uwsgi_options(
             )
         options += [
             ("socket", str(runtime / WORKER_SOCKET)),
-            # Requests past the workers queue here (nginx's own backlog is 1024), not
+            # Requests past the workers queue here, as at nginx's own sockets, not
             # refused: a refused connection is nginx's 502.
             ("listen", listen_backlog()),
             # exec: nginx itself is the daemon, so the stop signal (QUIT: finish the
@@ -135,7 +135,7 @@ def uwsgi_options(
     return options
 
 
-def listen_backlog(limit: int = 1024, somaxconn: Path = SOMAXCONN) -> int:
+def listen_backlog(limit: int = BACKLOG, somaxconn: Path = SOMAXCONN) -> int:
     """The workers' socket backlog: ``limit``, or the kernel's maximum when lower
     (uWSGI refuses to start with more)."""
     try:
